@@ -34,3 +34,4 @@ export {
   type ResolveOptions,
 } from "./load.js";
 export { logLevelValues, serverSection, type ServerConfig } from "./server-config.js";
+export { meshSection, type MeshConfig } from "./mesh-config.js";

@@ -1,0 +1,55 @@
+/**
+ * `ccr`: the command-line entry. Each command lives in its own module, loaded only when used, so
+ * `ccr --help` and `ccr version` stay instant.
+ */
+import { readFileSync } from "node:fs";
+
+const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+const HELP = `ccr ${VERSION} — Confidential Compute Relay
+
+Usage: ccr <command> [options]
+
+Commands:
+  up [--dir DIR] [--base-port N] [--json]   start the whole mesh (default dir .ccr, base port 7400)
+  version                                   print the version
+  help                                      print this help
+
+Run 'ccr <command> --help' for a command's options.
+`;
+
+export interface CommandIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const defaultIo: CommandIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+/** Runs one ccr command and resolves to its exit code. */
+export async function main(argv: string[], io: CommandIo = defaultIo): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      io.stdout(HELP);
+      return 0;
+    case "version":
+    case "--version":
+      io.stdout(`${VERSION}\n`);
+      return 0;
+    case "up": {
+      const { runUp } = await import("./commands/up.js");
+      return runUp(rest, io);
+    }
+    default:
+      io.stderr(`ccr: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}

@@ -13,6 +13,7 @@ const HELP = `ccr ${VERSION} — Confidential Compute Relay
 Usage: ccr <command> [options]
 
 Commands:
+  init [--dir DIR] [--nodes N] [--f F]      create a deployment directory: keys, configs, DON file
   up [--dir DIR] [--base-port N] [--json]   start the whole mesh (default dir .ccr, base port 7400)
   version                                   print the version
   help                                      print this help
@@ -44,6 +45,10 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
     case "--version":
       io.stdout(`${VERSION}\n`);
       return 0;
+    case "init": {
+      const { runInit } = await import("./commands/init.js");
+      return runInit(rest, io);
+    }
     case "up": {
       const { runUp } = await import("./commands/up.js");
       return runUp(rest, io);

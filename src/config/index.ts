@@ -35,3 +35,5 @@ export {
 } from "./load.js";
 export { logLevelValues, serverSection, type ServerConfig } from "./server-config.js";
 export { meshSection, type MeshConfig } from "./mesh-config.js";
+export * from "./process-sections.js";
+export * from "./deployment-files.js";

@@ -15,6 +15,8 @@ Usage: ccr <command> [options]
 Commands:
   init [--dir DIR] [--nodes N] [--f F]      create a deployment directory: keys, configs, DON file
   up [--dir DIR] [--base-port N] [--json]   start the whole mesh (default dir .ccr, base port 7400)
+  attestation verify --file DOC [--at ISO] [--pcrs HEX,HEX,HEX ...] [--dev]
+                                            check a Nitro attestation document; one JSON line
   version                                   print the version
   help                                      print this help
 
@@ -45,6 +47,21 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
     case "--version":
       io.stdout(`${VERSION}\n`);
       return 0;
+    case "attestation": {
+      const [verb, ...args] = rest;
+      if (verb !== "verify") {
+        io.stderr(`ccr attestation: unknown verb "${verb ?? ""}" (expected: verify)\n`);
+        return 2;
+      }
+      const { readFileSync: readFile } = await import("node:fs");
+      const { runAttestationVerify } = await import("./commands/attestation-verify.js");
+      return runAttestationVerify(args, {
+        stdout: io.stdout,
+        stderr: io.stderr,
+        readFile: (path) => readFile(path),
+        nowMs: () => Date.now(),
+      });
+    }
     case "init": {
       const { runInit } = await import("./commands/init.js");
       return runInit(rest, io);

@@ -17,6 +17,10 @@ Commands:
   up [--dir DIR] [--base-port N] [--json]   start the whole mesh (default dir .ccr, base port 7400)
   attestation verify --file DOC [--at ISO] [--pcrs HEX,HEX,HEX ...] [--dev]
                                             check a Nitro attestation document; one JSON line
+  workflow deploy|pause|activate|delete|list|trigger|executions …
+                                            manage workflows on the running workflow node
+  gateway|relay-node|vault|capability|enclave|workflow-node --config FILE
+                                            run one process of the mesh on its own
   version                                   print the version
   help                                      print this help
 
@@ -70,8 +74,20 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
       const { runUp } = await import("./commands/up.js");
       return runUp(rest, io);
     }
-    default:
+    case "workflow": {
+      const { runWorkflowCommand, createWorkflowCommandContext } = await import("./commands/workflow.js");
+      const { workflowAdminTarget } = await import("./commands/workflow-target.js");
+      const target = workflowAdminTarget(rest);
+      return runWorkflowCommand(
+        target.args,
+        createWorkflowCommandContext({ ...target.context, stdout: io.stdout, stderr: io.stderr }),
+      );
+    }
+    default: {
+      const { isProcessKind, runProcess } = await import("./commands/process.js");
+      if (isProcessKind(command)) return runProcess(command, rest, io);
       io.stderr(`ccr: unknown command "${command}"\n\n${HELP}`);
       return 2;
+    }
   }
 }

@@ -14,6 +14,11 @@ export const meshSection = defineSection({
   nodes: integer({ min: 1, max: 64, default: 4, description: "Relay DON size N (N ≥ 3F+1)." }),
   f: integer({ min: 0, max: 21, default: 1, description: "Faulty relay nodes tolerated; a quorum is F+1." }),
   host: string({ default: "127.0.0.1", description: "Interface every server binds." }),
+  databaseUrl: string({
+    env: "DATABASE_URL",
+    secret: true,
+    description: "postgres:// URL of a PostgreSQL server; unset: embedded PGlite in DIR/data/pglite.",
+  }).optional(),
 });
 
 export type MeshConfig = SectionValues<typeof meshSection>;

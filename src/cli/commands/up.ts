@@ -8,11 +8,11 @@ import { ConfigError, loadConfig, meshSection, serverSection } from "../../confi
 import { createLogger } from "../../transport/index.js";
 import type { CommandIo } from "../main.js";
 import { startMesh, type MeshEndpoints } from "../mesh.js";
+import { waitForStop } from "./process.js";
 
 const USAGE = `Usage: ccr up [--dir DIR] [--base-port N] [--nodes N] [--f F] [--json]
 
-Starts the gateway, N relay nodes, the vault, the capability service and the enclave host on
-consecutive ports from the base port (default 7400). Ctrl-C drains and exits.
+Starts the whole mesh from the deployment directory (created with \`ccr init\` defaults when missing):\nthe gateway, N relay nodes, the vault, the capability service, the enclave host and the workflow node\nwith its artifact store, on consecutive ports from the base port (default 7400). Uses PGlite in the\ndeployment directory, or the PostgreSQL server named by DATABASE_URL. Ctrl-C drains and exits.
 
   --dir DIR        deployment directory (default .ccr)
   --base-port N    first port (default 7400; 0 picks free ports)
@@ -28,6 +28,8 @@ function table(endpoints: MeshEndpoints): string {
     ["vault", endpoints.vault],
     ["capability", endpoints.capability],
     ["enclave (ConfidentialWorkflows)", endpoints.confidentialWorkflows],
+    ["workflow node (admin API)", endpoints.workflowNode],
+    ["artifacts", endpoints.artifacts],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, url]) => `  ${name.padEnd(width)}  ${url}`).join("\n");
@@ -81,23 +83,31 @@ export async function runUp(argv: string[], io: CommandIo, stopSignal?: AbortSig
     return 2;
   }
   const logger = createLogger({ level: config.server.logLevel });
-  const mesh = await startMesh({
-    host: config.mesh.host,
-    basePort: config.mesh.basePort,
-    nodes: config.mesh.nodes,
-    logger,
-  });
+  let mesh;
+  try {
+    mesh = await startMesh({
+      dir: config.mesh.dir,
+      host: config.mesh.host,
+      basePort: config.mesh.basePort,
+      nodes: config.mesh.nodes,
+      f: config.mesh.f,
+      databaseUrl: config.mesh.databaseUrl,
+      logger: () => logger,
+      progress: (message) => io.stderr(`ccr up: ${message}\n`),
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`ccr up: ${error.rawMessage}\n`);
+      return 2;
+    }
+    throw error;
+  }
   if (parsed.values.json) {
     io.stdout(`${JSON.stringify({ event: "ready", endpoints: mesh.endpoints })}\n`);
   } else {
-    io.stdout(`ccr is up (dir ${config.mesh.dir}):\n${table(mesh.endpoints)}\nPress Ctrl-C to stop.\n`);
+    io.stdout(`ccr is up (deployment ${mesh.dir}):\n${table(mesh.endpoints)}\nPress Ctrl-C to stop.\n`);
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    stopSignal?.addEventListener("abort", stop, { once: true });
-  });
+  await waitForStop(stopSignal);
   logger.info("draining");
   await mesh.close();
   return 0;

@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -18,7 +21,8 @@ function runCcr(args: string[]) {
 
 describe("ccr up", () => {
   it("prints exactly one ready line, serves health on every endpoint, and drains on SIGTERM with exit 0", async () => {
-    const { child, stderr } = runCcr(["up", "--json", "--base-port", "0", "--dir", "/tmp/ccr-up-test"]);
+    const dir = mkdtempSync(join(tmpdir(), "ccr-up-"));
+    const { child, stderr } = runCcr(["up", "--json", "--base-port", "0", "--dir", dir]);
     const lines = createInterface({ input: child.stdout });
     const stdoutLines: string[] = [];
     const ready = new Promise<string>((resolve) => lines.on("line", (line) => { stdoutLines.push(line); resolve(line); }));
@@ -26,10 +30,12 @@ describe("ccr up", () => {
     const event = JSON.parse(line) as { event: string; endpoints: Record<string, string | string[]> };
     expect(event.event).toBe("ready");
     expect(Object.keys(event.endpoints).sort()).toEqual(
-      ["capability", "confidentialWorkflows", "gateway", "relayNodes", "vault"].sort(),
+      ["artifacts", "capability", "confidentialWorkflows", "gateway", "relayNodes", "vault", "workflowNode"].sort(),
     );
     expect(event.endpoints.relayNodes).toHaveLength(4);
-    const urls = Object.values(event.endpoints).flat();
+    const { artifacts, workflowNode, ...grpc } = event.endpoints;
+    expect(artifacts).toBe(`${workflowNode as string}/artifacts`);
+    const urls = Object.values(grpc).flat();
     expect(new Set(urls).size).toBe(8);
     for (const url of urls) {
       const client = createClient(health.Health, createServiceTransport({ baseUrl: url, protocol: "connect", httpVersion: "1.1" }));
@@ -39,7 +45,8 @@ describe("ccr up", () => {
     const [code] = await once(child, "exit");
     expect(code, stderr()).toBe(0);
     expect(stdoutLines).toHaveLength(1);
-  });
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
 
   it("refuses a bad config value at start-up, naming the key", async () => {
     const { child, stderr } = runCcr(["up", "--json", "--base-port", "not-a-port"]);

@@ -1,0 +1,109 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  capabilityRequest,
+  metricValue,
+  secretsRequest,
+  startGatewayFixture,
+  textSenderEdge,
+  attestationDoc,
+  waitUntil,
+  type GatewayFixture,
+} from "./fixtures.js";
+
+let fx: GatewayFixture | undefined;
+afterEach(async () => {
+  await fx?.close();
+  fx = undefined;
+});
+
+async function failure(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe("request ids (upstream RequestIDTooLong, EmptyRequestID, DuplicateRequestID)", () => {
+  it("refuses an empty id", async () => {
+    fx = await startGatewayFixture({ behaviors: ["honest", "honest", "honest", "honest"], f: 1 });
+    const err = await failure(fx.client.getSecrets(secretsRequest("")));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe("request ID cannot be empty");
+    expect(fx.don.nodes.every((n) => n.requests.length === 0)).toBe(true);
+  });
+
+  it("refuses an id longer than 200 characters, and accepts exactly 200", async () => {
+    fx = await startGatewayFixture({ behaviors: ["honest", "honest", "honest", "honest"], f: 1 });
+    const err = await failure(fx.client.getSecrets(secretsRequest("x".repeat(201))));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe("request ID is too long: 201. max is 200 characters");
+    await expect(fx.client.getSecrets(secretsRequest("x".repeat(200)))).resolves.toBeDefined();
+  });
+
+  it("refuses an id already in flight for the same sender; the first request is unaffected", async () => {
+    fx = await startGatewayFixture({ behaviors: ["silent", "silent", "silent", "silent"], f: 1 });
+    const first = fx.client.getSecrets(secretsRequest("req-dup"));
+    await waitUntil(() => fx!.gateway.core.inFlightCount === 1);
+    const err = await failure(fx.client.getSecrets(secretsRequest("req-dup")));
+    expect(err.code).toBe(Code.AlreadyExists);
+    expect(err.rawMessage).toBe("request ID already exists: req-dup");
+    expect(fx.gateway.core.inFlightCount).toBe(1);
+    expect(fx.don.nodes[0]!.requests.length).toBeLessThanOrEqual(1);
+    fx.gateway.close();
+    await expect(first).rejects.toThrow("gateway is shutting down");
+  });
+
+  it("scopes ids per sender: another enclave may use the same id at the same time", async () => {
+    fx = await startGatewayFixture({ behaviors: ["silent", "silent", "silent", "silent"], f: 1, edge: textSenderEdge });
+    const a = fx.client.getSecrets(secretsRequest("shared-id", { attestation: { document: attestationDoc("enclave-a") } }));
+    const b = fx.client.getSecrets(secretsRequest("shared-id", { attestation: { document: attestationDoc("enclave-b") } }));
+    await waitUntil(() => fx!.gateway.core.inFlightCount === 2);
+    const again = await failure(fx.client.getSecrets(secretsRequest("shared-id", { attestation: { document: attestationDoc("enclave-b") } })));
+    expect(again.code).toBe(Code.AlreadyExists);
+    fx.gateway.close();
+    await expect(a).rejects.toThrow();
+    await expect(b).rejects.toThrow();
+  });
+
+  it("frees the id once the request completed", async () => {
+    fx = await startGatewayFixture({ behaviors: ["honest", "honest", "honest", "honest"], f: 1 });
+    await fx.client.executeCapability(capabilityRequest("reuse"));
+    // Same id, new request (a new timestamp makes it a different request).
+    await fx.client.executeCapability(capabilityRequest("reuse", { timestampMs: 1_700_000_000_001n }));
+    expect(await metricValue(fx.registry, "ccr_gateway_requests_total", { outcome: "ok" })).toBe(2);
+  });
+});
+
+describe("edge check before fan-out", () => {
+  it("refuses a request without an attestation document once, at the edge, with no node asked", async () => {
+    fx = await startGatewayFixture({ behaviors: ["honest", "honest", "honest", "honest"], f: 1 });
+    const err = await failure(fx.client.getSecrets(secretsRequest("no-att", { attestation: undefined })));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toBe("attestation.document is required");
+    expect(fx.don.nodes.every((n) => n.requests.length === 0)).toBe(true);
+    expect(await metricValue(fx.registry, "ccr_gateway_requests_total", { outcome: "edge_rejected" })).toBe(1);
+  });
+
+  it("passes the edge check's refusal code and reason through, and the binding hash it checked", async () => {
+    const seen: Uint8Array[] = [];
+    fx = await startGatewayFixture({
+      behaviors: ["honest", "honest", "honest", "honest"],
+      f: 1,
+      edge: {
+        check(_params, bindingHash) {
+          seen.push(bindingHash);
+          return { kind: "rejected", code: Code.PermissionDenied, reason: "attestation: document_too_old" };
+        },
+      },
+    });
+    const err = await failure(fx.client.getSecrets(secretsRequest("stale")));
+    expect(err.code).toBe(Code.PermissionDenied);
+    expect(err.rawMessage).toBe("attestation: document_too_old");
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toHaveLength(32);
+    expect(fx.don.nodes.every((n) => n.requests.length === 0)).toBe(true);
+  });
+});

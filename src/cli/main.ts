@@ -15,6 +15,7 @@ Usage: ccr <command> [options]
 Commands:
   init [--dir DIR] [--nodes N] [--f F]      create a deployment directory: keys, configs, DON file
   up [--dir DIR] [--base-port N] [--json]   start the whole mesh (default dir .ccr, base port 7400)
+  demo [--dir DIR] [--json]                 run a confidential workflow end to end and show who signed
   attestation verify --file DOC [--at ISO] [--pcrs HEX,HEX,HEX ...] [--dev]
                                             check a Nitro attestation document; one JSON line
   workflow deploy|pause|activate|delete|list|trigger|executions …
@@ -73,6 +74,10 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
     case "up": {
       const { runUp } = await import("./commands/up.js");
       return runUp(rest, io);
+    }
+    case "demo": {
+      const { runDemo } = await import("./commands/demo.js");
+      return runDemo(rest, io);
     }
     case "workflow": {
       const { runWorkflowCommand, createWorkflowCommandContext } = await import("./commands/workflow.js");

@@ -8,6 +8,7 @@
  * composition root) supplies the admin URL, e.g. from `ccr up`'s ready line or a `--node URL` flag.
  *
  *   deploy <file.wasm|example> --name NAME [--config FILE | --config-json JSON] [--tag TAG]
+         (an example without --config uses examples/<name>/config.json)
  *          [--owner 0x…] [--confidential] [--secret KEY[:NAMESPACE]]… [--keep-alive] [--paused] [--json]
  *   pause|activate|delete <workflow-id> [--owner 0x…] [--json]
  *   list [--owner 0x…] [--json]
@@ -36,6 +37,8 @@ export interface WorkflowCommandContext {
   readonly readFile: (path: string) => Promise<Uint8Array>;
   /** The compiled `.wasm` of an example workflow in examples/ (e.g. "hello"). */
   readonly buildExample: (name: string) => Promise<Uint8Array>;
+  /** The example's own config.json, used when an example is deployed without --config. */
+  readonly exampleConfig?: (name: string) => Promise<Uint8Array>;
   /** The owner used when `--owner` is not given. */
   readonly defaultOwner?: string;
 }
@@ -61,12 +64,14 @@ export function createWorkflowCommandContext(input: {
       if (!isExampleName(name)) throw new Error(`no example "${name}" (examples: ${exampleNames.join(", ")}; or give a path to a .wasm file)`);
       return exampleWasm(name);
     },
+    exampleConfig: async (name) => (await import("../../wasm/examples.js")).exampleConfig(name),
   };
 }
 
 export const WORKFLOW_USAGE = `usage: ccr workflow <command> [options]
 
   deploy <file.wasm|example> --name NAME [--config FILE | --config-json JSON] [--tag TAG]
+         (an example without --config uses examples/<name>/config.json)
          [--owner 0x…] [--confidential] [--secret KEY[:NAMESPACE]]… [--keep-alive] [--paused] [--json]
       register a workflow (a .wasm file, or the name of an example in examples/)
   pause <workflow-id> [--owner 0x…] [--json]        stop its engine; the registry keeps it
@@ -148,6 +153,9 @@ async function deploy(args: ParsedArgs, ctx: WorkflowCommandContext, api: AdminA
   if (configFile !== undefined && configJson !== undefined) throw new UsageError("give --config or --config-json, not both");
   let config: Uint8Array = new Uint8Array(0);
   if (configFile !== undefined) config = await readFileOrFail(ctx, configFile, "config");
+  else if (configJson === undefined && !isFilePath(source) && ctx.exampleConfig !== undefined) {
+    config = await ctx.exampleConfig(source);
+  }
   if (configJson !== undefined) {
     try {
       JSON.parse(configJson);

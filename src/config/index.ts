@@ -37,3 +37,4 @@ export { logLevelValues, serverSection, type ServerConfig } from "./server-confi
 export { meshSection, type MeshConfig } from "./mesh-config.js";
 export * from "./process-sections.js";
 export * from "./deployment-files.js";
+export { CONFIG_SECTIONS, renderConfigReference } from "./reference.js";

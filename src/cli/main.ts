@@ -28,10 +28,8 @@ Commands:
 Run 'ccr <command> --help' for a command's options.
 `;
 
-export interface CommandIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
+export type { CommandIo } from "./io.js";
+import type { CommandIo } from "./io.js";
 
 const defaultIo: CommandIo = {
   stdout: (text) => process.stdout.write(text),

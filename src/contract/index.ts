@@ -14,5 +14,5 @@ export * as sdk from "../../gen/ccr/sdk/v1/sdk_pb.js";
 export * as health from "../../gen/grpc/health/v1/health_pb.js";
 export * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 export * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-export * from "./canonical.js";
+export { CanonicalWriter } from "../domain/canonical.js";
 export * from "./relay-hash.js";

@@ -18,8 +18,17 @@ import type {
   WorkflowAuthorization,
 } from "../../gen/ccr/v1/relay_pb.js";
 import type { SignedAnswer } from "../../gen/ccr/v1/gateway_pb.js";
-import type { SecretIdentifier, SecretResult } from "../../gen/ccr/v1/secrets_pb.js";
-import { CanonicalWriter } from "./canonical.js";
+import type { SecretResult } from "../../gen/ccr/v1/secrets_pb.js";
+import { CanonicalWriter } from "../domain/canonical.js";
+import { DEFAULT_NAMESPACE, effectiveNamespace } from "../domain/relay-layouts.js";
+
+export {
+  DEFAULT_NAMESPACE,
+  answerSignaturePayload,
+  authorizationPayload,
+  effectiveNamespace,
+  handshakePayload,
+} from "../domain/relay-layouts.js";
 
 /** Upstream method names (chainlink-common confidentialrelay types.go). */
 export const RelayMethod = Object.freeze({
@@ -27,14 +36,6 @@ export const RelayMethod = Object.freeze({
   executeCapability: "confidential.capability.execute",
 } as const);
 export type RelayMethodName = (typeof RelayMethod)[keyof typeof RelayMethod];
-
-/** The Vault DON's default namespace. */
-export const DEFAULT_NAMESPACE = "main";
-
-/** The namespace a secret identifier means: unset or empty is "main". */
-export function effectiveNamespace(id: Pick<SecretIdentifier, "namespace">): string {
-  return id.namespace === undefined || id.namespace === "" ? DEFAULT_NAMESPACE : id.namespace;
-}
 
 /** A relay request's params, shaped as the `RelayRequest.params` oneof. */
 export type RelayParams =
@@ -144,41 +145,4 @@ export function relayResultHash(bindingHash: Uint8Array, result: RelayResult): U
       break;
   }
   return sha256(w.finish());
-}
-
-/** What a relay node's ed25519 key signs for a result hash. */
-export function answerSignaturePayload(resultHash: Uint8Array): Uint8Array {
-  return new CanonicalWriter("ccr.v1.relay.answer").bytes(resultHash).finish();
-}
-
-/** What a node signs to open its gateway stream (challenge–response). */
-export function handshakePayload(p: {
-  gatewayId: string;
-  donId: string;
-  timestampMs: bigint | number;
-  nonce: Uint8Array;
-  nodePublicKey: Uint8Array;
-}): Uint8Array {
-  return new CanonicalWriter("ccr.v1.gateway.handshake")
-    .str(p.gatewayId)
-    .str(p.donId)
-    .u64(p.timestampMs)
-    .bytes(p.nonce)
-    .bytes(p.nodePublicKey)
-    .finish();
-}
-
-/** What the workflow node signs to authorize an enclave to act for one execution (PRIV-433). */
-export function authorizationPayload(p: {
-  owner: string;
-  workflowId: string;
-  executionId: string;
-}): Uint8Array {
-  // The owner is compared case-insensitively everywhere (EIP-55 is only a checksum), so it is hashed
-  // lowercased: a checksummed and a lowercase spelling authorize the same owner.
-  return new CanonicalWriter("ccr.v1.workflow.authorization")
-    .str(p.owner.toLowerCase())
-    .str(p.workflowId)
-    .str(p.executionId)
-    .finish();
 }

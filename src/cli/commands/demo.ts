@@ -18,7 +18,7 @@ import { OwnerSignatureSchema, SecretIdentifierSchema, Vault } from "../../contr
 import { addressOfPrivateKey } from "../../domain/ethereum/eip191.js";
 import { signOwnerRequest } from "../../domain/vault/owner-request.js";
 import { createLogger, createServiceClient } from "../../transport/index.js";
-import type { CommandIo } from "../main.js";
+import type { CommandIo } from "../io.js";
 import { startMesh, type RunningMesh } from "../mesh.js";
 import { DeploymentPaths } from "./init.js";
 import { createWorkflowCommandContext, runWorkflowCommand } from "./workflow.js";

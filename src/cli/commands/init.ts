@@ -14,7 +14,7 @@ import { createDevRootAuthority, type EnclaveMeasurements } from "../../domain/a
 import type { RandomBytes } from "../../domain/clock.js";
 import { generateEd25519 } from "../../domain/crypto/ed25519.js";
 import { addressOfPrivateKey } from "../../domain/ethereum/eip191.js";
-import type { CommandIo } from "../main.js";
+import type { CommandIo } from "../io.js";
 import { meshPorts, type MeshPorts } from "../mesh-ports.js";
 
 export interface InitOptions {

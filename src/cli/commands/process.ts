@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../config/index.js";
 import { createLogger } from "../../transport/index.js";
-import type { CommandIo } from "../main.js";
+import type { CommandIo } from "../io.js";
 import { PROCESS_KINDS, startProcessFromConfig, type ProcessKind } from "../processes/from-config.js";
 
 export function isProcessKind(name: string | undefined): name is ProcessKind {

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, meshSection, serverSection } from "../../config/index.js";
 import { createLogger } from "../../transport/index.js";
-import type { CommandIo } from "../main.js";
+import type { CommandIo } from "../io.js";
 import { startMesh, type MeshEndpoints } from "../mesh.js";
 import { waitForStop } from "./process.js";
 

@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import type { WorkflowAuthorization } from "../../contract/index.js";
-import { authorizationPayload } from "../../contract/relay-hash.js";
+import { authorizationPayload } from "../relay-layouts.js";
 import { ed25519Verify } from "../crypto/ed25519.js";
 
 /** More signatures than this is a malformed request (each costs a verification). */

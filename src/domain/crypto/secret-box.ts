@@ -21,7 +21,7 @@
  * parameter, so callers inject randomness and tests pin the bytes.
  */
 import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from "node:crypto";
-import { CanonicalWriter } from "../../contract/canonical.js";
+import { CanonicalWriter } from "../canonical.js";
 
 export const X25519_KEY_LENGTH = 32;
 export const SECRET_BOX_TAG_LENGTH = 16;

@@ -6,7 +6,7 @@
  * result hash include at least one honest node (upstream QuorumFPlusOne). The result hash binds the
  * result to the request's binding hash, so a certificate can only vouch for this request's answer.
  */
-import { answerSignaturePayload } from "../../contract/relay-hash.js";
+import { answerSignaturePayload } from "../relay-layouts.js";
 import type { EnclaveConfig, QuorumCertificate } from "../../contract/index.js";
 import { ed25519Verify } from "../crypto/ed25519.js";
 

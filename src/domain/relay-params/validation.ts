@@ -9,7 +9,7 @@
  * none: keys, ids and public keys only).
  */
 import type { EnclaveConfig, ExecuteCapabilityRequest, GetSecretsRequest, RelayParams } from "../../contract/index.js";
-import { effectiveNamespace } from "../../contract/relay-hash.js";
+import { effectiveNamespace } from "../relay-layouts.js";
 import { isAddress, toChecksumAddress, OWNER_FORMAT_MESSAGE } from "../ethereum/address.js";
 
 /** Upstream gateway limit on request ids ("request ID is too long: N. max is 200 characters"). */

@@ -11,7 +11,7 @@
  * relabelled to another key.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { CanonicalWriter } from "../../contract/canonical.js";
+import { CanonicalWriter } from "../canonical.js";
 import type { VaultKeyring } from "./keyring.js";
 
 export const AT_REST_NONCE_LENGTH = 12;

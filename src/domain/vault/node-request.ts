@@ -12,8 +12,8 @@
  * Every request field except the signature itself is covered, the node's own key included, so a
  * signature cannot be moved to another node's request or to another enclave key.
  */
-import { CanonicalWriter } from "../../contract/canonical.js";
-import { effectiveNamespace } from "../../contract/relay-hash.js";
+import { CanonicalWriter } from "../canonical.js";
+import { effectiveNamespace } from "../relay-layouts.js";
 import type { VaultGetSecretsRequest } from "../../contract/index.js";
 import { ed25519Verify, type Ed25519Signer } from "../crypto/ed25519.js";
 

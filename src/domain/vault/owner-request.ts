@@ -17,8 +17,8 @@
  * - The method is in the domain tag, so a signature for one method is worthless for another.
  */
 import { createHash } from "node:crypto";
-import { CanonicalWriter } from "../../contract/canonical.js";
-import { effectiveNamespace } from "../../contract/relay-hash.js";
+import { CanonicalWriter } from "../canonical.js";
+import { effectiveNamespace } from "../relay-layouts.js";
 import { personalSign, recoverPersonalSigner, type RecoveredSigner } from "../ethereum/eip191.js";
 
 export type OwnerRequest =

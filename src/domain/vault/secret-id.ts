@@ -4,7 +4,7 @@
  * namespace means "main". The small alphabet keeps identifiers safe to print in logs and error
  * messages and gives each identifier exactly one spelling.
  */
-import { DEFAULT_NAMESPACE } from "../../contract/relay-hash.js";
+import { DEFAULT_NAMESPACE } from "../relay-layouts.js";
 
 export const SECRET_KEY_MAX_LENGTH = 128;
 export const SECRET_NAMESPACE_MAX_LENGTH = 64;

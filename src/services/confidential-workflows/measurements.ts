@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CanonicalWriter } from "../../contract/canonical.js";
+import { CanonicalWriter } from "../../domain/canonical.js";
 import type { EnclaveMeasurements } from "../../domain/attestation/index.js";
 
 /** The directories each PCR measures, relative to the repository root. */

@@ -39,7 +39,7 @@ export interface StartFromConfigOptions {
   readonly overrides?: Readonly<Record<string, FlagValue | undefined>>;
   /** A shared migrated database for the vault and the workflow node (`ccr up`). */
   readonly db?: Db;
-  /** Process environment (default process.env); tests pass their own. */
+  /** The environment variables to read (default: this process's); tests pass their own. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 

@@ -1,8 +1,10 @@
 /**
- * `workflow_executions` (migration 0004): one row per execution, inserted when it starts and updated
- * once when it finishes. The insert is `ON CONFLICT DO NOTHING`: execution ids are derived from the
- * trigger event (src/domain/workflow/execution-id.ts), so a trigger event that already ran — e.g. a
- * cron tick seen again after a restart — is refused by the primary key and not executed twice.
+ * `workflow_executions` (migrations 0004, 0008): one row per execution, inserted when it starts and
+ * updated once when it finishes. The insert is `ON CONFLICT DO NOTHING`: execution ids are derived
+ * from the trigger event (src/domain/workflow/execution-id.ts), so a trigger event that already ran
+ * — e.g. a cron tick seen again after a restart — is refused by the primary key and not executed
+ * twice. `relay_signers` (text[]) is written with the outcome: postgres.js sends and parses text[]
+ * the same way on PGlite and a server (it learns the array types when it connects).
  */
 import type { Sql } from "./db.js";
 
@@ -23,6 +25,12 @@ export interface ExecutionRecord {
   readonly startedAtMs: number;
   readonly finishedAtMs: number | null;
   readonly durationMs: number | null;
+  /**
+   * The relay DON members (ed25519 public keys, 64 lowercase hex digits, sorted, distinct) whose
+   * quorum certificates vouched for the relay answers a confidential execution used; empty for a
+   * local workflow, an execution that made no relay call, or one not finished.
+   */
+  readonly relaySigners: readonly string[];
 }
 
 export interface ExecutionStart {
@@ -39,6 +47,8 @@ export interface ExecutionFinish {
   readonly result: Uint8Array | null;
   readonly error: string | null;
   readonly finishedAtMs: number;
+  /** See ExecutionRecord.relaySigners; the store writes them as given. */
+  readonly relaySigners: readonly string[];
 }
 
 export interface WorkflowExecutionsStore {
@@ -64,6 +74,7 @@ interface DbRow {
   started_at: Date;
   finished_at: Date | null;
   duration_ms: number | null;
+  relay_signers: string[];
 }
 
 export function createWorkflowExecutionsStore(sql: Sql): WorkflowExecutionsStore {
@@ -85,7 +96,8 @@ export function createWorkflowExecutionsStore(sql: Sql): WorkflowExecutionsStore
           result = ${finish.result},
           error = ${finish.error},
           finished_at = ${new Date(finish.finishedAtMs)},
-          duration_ms = greatest(0, ${finish.finishedAtMs}::int8 - (extract(epoch from started_at) * 1000)::int8)
+          duration_ms = greatest(0, ${finish.finishedAtMs}::int8 - (extract(epoch from started_at) * 1000)::int8),
+          relay_signers = ${sql.array([...finish.relaySigners])}::text[]
         where id = ${finish.id} and status = 'started'
         returning *`;
       return row === undefined ? undefined : toRecord(row);
@@ -128,5 +140,6 @@ function toRecord(row: DbRow): ExecutionRecord {
     startedAtMs: row.started_at.getTime(),
     finishedAtMs: row.finished_at === null ? null : row.finished_at.getTime(),
     durationMs: row.duration_ms,
+    relaySigners: Object.freeze([...row.relay_signers]),
   });
 }

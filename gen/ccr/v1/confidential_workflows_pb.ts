@@ -11,7 +11,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { WorkflowAuthorization } from "./relay_pb.js";
+import type { QuorumCertificate, WorkflowAuthorization } from "./relay_pb.js";
 import { file_ccr_v1_relay } from "./relay_pb.js";
 import type { SecretIdentifier } from "./secrets_pb.js";
 import { file_ccr_v1_secrets } from "./secrets_pb.js";
@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ccr/v1/confidential_workflows.proto.
  */
 export const file_ccr_v1_confidential_workflows: GenFile = /*@__PURE__*/
-  fileDesc("CiNjY3IvdjEvY29uZmlkZW50aWFsX3dvcmtmbG93cy5wcm90bxIGY2NyLnYxIp8BChFXb3JrZmxvd0V4ZWN1dGlvbhITCgt3b3JrZmxvd19pZBgBIAEoCRISCgpiaW5hcnlfdXJsGAIgASgJEhMKC2JpbmFyeV9oYXNoGAMgASgMEhcKD2V4ZWN1dGVfcmVxdWVzdBgEIAEoDBINCgVvd25lchgFIAEoCRIUCgxleGVjdXRpb25faWQYBiABKAkSDgoGb3JnX2lkGAcgASgJIsgBChtDb25maWRlbnRpYWxXb3JrZmxvd1JlcXVlc3QSMwoRdmF1bHRfZG9uX3NlY3JldHMYASADKAsyGC5jY3IudjEuU2VjcmV0SWRlbnRpZmllchIsCglleGVjdXRpb24YAiABKAsyGS5jY3IudjEuV29ya2Zsb3dFeGVjdXRpb24SNAoNYXV0aG9yaXphdGlvbhgEIAEoCzIdLmNjci52MS5Xb3JrZmxvd0F1dGhvcml6YXRpb25KBAgDEARSCmJpbmFyeV91cmwiOAocQ29uZmlkZW50aWFsV29ya2Zsb3dSZXNwb25zZRIYChBleGVjdXRpb25fcmVzdWx0GAEgASgMIhwKC0luZm9SZXF1ZXN0Eg0KBW5vbmNlGAEgASgMIowBCgxJbmZvUmVzcG9uc2USFQoNY2FwYWJpbGl0eV9pZBgBIAEoCRIdChVlbmNyeXB0aW9uX3B1YmxpY19rZXkYAiABKAwSGgoSc2Vzc2lvbl9wdWJsaWNfa2V5GAMgASgMEgwKBHBjcnMYBCADKAwSHAoUYXR0ZXN0YXRpb25fZG9jdW1lbnQYBSABKAwyoAEKFUNvbmZpZGVudGlhbFdvcmtmbG93cxJUCgdFeGVjdXRlEiMuY2NyLnYxLkNvbmZpZGVudGlhbFdvcmtmbG93UmVxdWVzdBokLmNjci52MS5Db25maWRlbnRpYWxXb3JrZmxvd1Jlc3BvbnNlEjEKBEluZm8SEy5jY3IudjEuSW5mb1JlcXVlc3QaFC5jY3IudjEuSW5mb1Jlc3BvbnNlYgZwcm90bzM", [file_ccr_v1_relay, file_ccr_v1_secrets]);
+  fileDesc("CiNjY3IvdjEvY29uZmlkZW50aWFsX3dvcmtmbG93cy5wcm90bxIGY2NyLnYxIp8BChFXb3JrZmxvd0V4ZWN1dGlvbhITCgt3b3JrZmxvd19pZBgBIAEoCRISCgpiaW5hcnlfdXJsGAIgASgJEhMKC2JpbmFyeV9oYXNoGAMgASgMEhcKD2V4ZWN1dGVfcmVxdWVzdBgEIAEoDBINCgVvd25lchgFIAEoCRIUCgxleGVjdXRpb25faWQYBiABKAkSDgoGb3JnX2lkGAcgASgJIsgBChtDb25maWRlbnRpYWxXb3JrZmxvd1JlcXVlc3QSMwoRdmF1bHRfZG9uX3NlY3JldHMYASADKAsyGC5jY3IudjEuU2VjcmV0SWRlbnRpZmllchIsCglleGVjdXRpb24YAiABKAsyGS5jY3IudjEuV29ya2Zsb3dFeGVjdXRpb24SNAoNYXV0aG9yaXphdGlvbhgEIAEoCzIdLmNjci52MS5Xb3JrZmxvd0F1dGhvcml6YXRpb25KBAgDEARSCmJpbmFyeV91cmwiZgocQ29uZmlkZW50aWFsV29ya2Zsb3dSZXNwb25zZRIYChBleGVjdXRpb25fcmVzdWx0GAEgASgMEiwKDnJlbGF5X3JlY2VpcHRzGAIgAygLMhQuY2NyLnYxLlJlbGF5UmVjZWlwdCJiCgxSZWxheVJlY2VpcHQSDgoGbWV0aG9kGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSLgoLY2VydGlmaWNhdGUYAyABKAsyGS5jY3IudjEuUXVvcnVtQ2VydGlmaWNhdGUiHAoLSW5mb1JlcXVlc3QSDQoFbm9uY2UYASABKAwijAEKDEluZm9SZXNwb25zZRIVCg1jYXBhYmlsaXR5X2lkGAEgASgJEh0KFWVuY3J5cHRpb25fcHVibGljX2tleRgCIAEoDBIaChJzZXNzaW9uX3B1YmxpY19rZXkYAyABKAwSDAoEcGNycxgEIAMoDBIcChRhdHRlc3RhdGlvbl9kb2N1bWVudBgFIAEoDDKgAQoVQ29uZmlkZW50aWFsV29ya2Zsb3dzElQKB0V4ZWN1dGUSIy5jY3IudjEuQ29uZmlkZW50aWFsV29ya2Zsb3dSZXF1ZXN0GiQuY2NyLnYxLkNvbmZpZGVudGlhbFdvcmtmbG93UmVzcG9uc2USMQoESW5mbxITLmNjci52MS5JbmZvUmVxdWVzdBoULmNjci52MS5JbmZvUmVzcG9uc2ViBnByb3RvMw", [file_ccr_v1_relay, file_ccr_v1_secrets]);
 
 /**
  * Public data about one execution (upstream WorkflowExecution).
@@ -134,6 +134,18 @@ export type ConfidentialWorkflowResponse = Message<"ccr.v1.ConfidentialWorkflowR
    * @generated from field: bytes execution_result = 1;
    */
   executionResult: Uint8Array;
+
+  /**
+   * The quorum certificates of every relay answer the execution used, in call order (the
+   * vault_don_secrets fetch first, then the guest's calls), so the caller can see who vouched for
+   * the data: successful answers and agreed RelayErrors alike. The enclave verified each against
+   * its DON config before use; the caller may re-verify the signatures over `result_hash`. An answer
+   * whose certificate did not verify was never used and has no receipt. At most 256 entries: an
+   * execution that makes more relay calls keeps the first 256 (ccr addition, not upstream).
+   *
+   * @generated from field: repeated ccr.v1.RelayReceipt relay_receipts = 2;
+   */
+  relayReceipts: RelayReceipt[];
 };
 
 /**
@@ -142,6 +154,43 @@ export type ConfidentialWorkflowResponse = Message<"ccr.v1.ConfidentialWorkflowR
  */
 export const ConfidentialWorkflowResponseSchema: GenMessage<ConfidentialWorkflowResponse> = /*@__PURE__*/
   messageDesc(file_ccr_v1_confidential_workflows, 2);
+
+/**
+ * Who vouched for one relay answer an execution used (ccr addition).
+ *
+ * @generated from message ccr.v1.RelayReceipt
+ */
+export type RelayReceipt = Message<"ccr.v1.RelayReceipt"> & {
+  /**
+   * The relay method, by its upstream name: "confidential.secrets.get" or
+   * "confidential.capability.execute".
+   *
+   * @generated from field: string method = 1;
+   */
+  method: string;
+
+  /**
+   * The request id the enclave chose for the call (the gateway's and relay nodes' log key).
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * The certificate as the enclave counted it: only the valid signatures of distinct DON members
+   * (at least F+1), sorted by signer bytes. Its `result_hash` binds the answer to the request.
+   *
+   * @generated from field: ccr.v1.QuorumCertificate certificate = 3;
+   */
+  certificate?: QuorumCertificate | undefined;
+};
+
+/**
+ * Describes the message ccr.v1.RelayReceipt.
+ * Use `create(RelayReceiptSchema)` to create a new message.
+ */
+export const RelayReceiptSchema: GenMessage<RelayReceipt> = /*@__PURE__*/
+  messageDesc(file_ccr_v1_confidential_workflows, 3);
 
 /**
  * Ask for the enclave's identity.
@@ -162,7 +211,7 @@ export type InfoRequest = Message<"ccr.v1.InfoRequest"> & {
  * Use `create(InfoRequestSchema)` to create a new message.
  */
 export const InfoRequestSchema: GenMessage<InfoRequest> = /*@__PURE__*/
-  messageDesc(file_ccr_v1_confidential_workflows, 3);
+  messageDesc(file_ccr_v1_confidential_workflows, 4);
 
 /**
  * The enclave's identity.
@@ -211,7 +260,7 @@ export type InfoResponse = Message<"ccr.v1.InfoResponse"> & {
  * Use `create(InfoResponseSchema)` to create a new message.
  */
 export const InfoResponseSchema: GenMessage<InfoResponse> = /*@__PURE__*/
-  messageDesc(file_ccr_v1_confidential_workflows, 4);
+  messageDesc(file_ccr_v1_confidential_workflows, 5);
 
 /**
  * The enclave host.

@@ -19,6 +19,8 @@
  *    MIN_REDACTED_SECRET_CHARS characters, verbatim (a transformed copy, e.g. hex, cannot be
  *    recognised: best effort, not a substitute for guests that never log secrets).
  *  - now: the injected clock.
+ * Every relay answer whose certificate verified leaves a receipt in the execution's RelayReceipts
+ * (relay-receipts.ts), in call order, whether the guest then gets a value or an error from it.
  * Without an execution id (the subscribe phase) there is nothing a relay node would authorize, so
  * secret and capability calls are answered with an error at once.
  */
@@ -26,6 +28,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../../domain/clock.js";
 import type { CapabilityRequest, CapabilityResponse, GuestLogLevel, HostCalls, SecretAnswer, SecretsRequest, SecretsResponse } from "../../wasm/guest-abi.js";
 import type { ExecutionIdentity, RelayClient, SecretId, SecretItem } from "./relay-client.js";
+import type { RelayReceipts } from "./relay-receipts.js";
 
 /** relay.proto: 1–64 secrets per GetSecretsRequest. */
 export const MAX_SECRETS_PER_RELAY_CALL = 64;
@@ -58,20 +61,23 @@ function distinct(ids: readonly SecretId[]): SecretId[] {
 }
 
 /**
- * Fetches `ids` through the relay, 64 per round trip, into `into`. A failed round trip becomes a
- * per-secret error for each of its ids: the guest sees why when it asks.
+ * Fetches `ids` through the relay, 64 per round trip, into `into`, recording each certified
+ * answer's receipt in `receipts`. A failed round trip becomes a per-secret error for each of its
+ * ids: the guest sees why when it asks.
  */
 export async function fetchSecretsInto(
   relay: RelayClient,
   identity: ExecutionIdentity,
   ids: readonly SecretId[],
   into: Map<string, SecretItem>,
+  receipts: RelayReceipts,
   signal: AbortSignal,
 ): Promise<void> {
   const wanted = distinct(ids).filter((id) => !into.has(slot(id)));
   for (let at = 0; at < wanted.length; at += MAX_SECRETS_PER_RELAY_CALL) {
     const batch = wanted.slice(at, at + MAX_SECRETS_PER_RELAY_CALL);
     const fetched = await relay.getSecrets(identity, batch, signal);
+    if (fetched.receipt !== undefined) receipts.record(fetched.receipt);
     if (fetched.kind === "ok") for (const item of fetched.items) into.set(slot(item), item);
     else for (const id of batch) into.set(slot(id), { kind: "error", key: id.key, namespace: id.namespace, error: fetched.error });
   }
@@ -82,6 +88,8 @@ export interface ExecutionHostDeps {
   readonly identity: ExecutionIdentity;
   /** Secrets fetched before the run ("namespace\0key" → item); the host adds what the guest fetches later. */
   readonly secrets: Map<string, SecretItem>;
+  /** The execution's receipts (the pre-start fetch's already in it); the host adds the guest's calls'. */
+  readonly receipts: RelayReceipts;
   /** A logger already bound to the workflow and execution ids. */
   readonly logger: Logger;
   readonly clock: Clock;
@@ -102,16 +110,17 @@ export class ExecutionHost implements HostCalls {
     if (identity.executionId === "") return { kind: "error", error: NO_EXECUTION_ID };
     const referenceId = `${identity.executionId}:${this.nextCallIndex++}`;
     const outcome = await relay.executeCapability(identity, referenceId, request, signal);
+    if (outcome.receipt !== undefined) this.deps.receipts.record(outcome.receipt);
     return outcome.kind === "ok" ? outcome.response : { kind: "error", error: outcome.error };
   }
 
   async getSecrets(request: SecretsRequest, signal: AbortSignal): Promise<SecretsResponse> {
-    const { identity, relay, secrets } = this.deps;
+    const { identity, relay, secrets, receipts } = this.deps;
     const ids = request.requests.map((r) => ({ key: r.id, namespace: r.namespace === "" ? "main" : r.namespace }));
     if (identity.executionId === "") {
       return { responses: ids.map((id) => ({ kind: "error", id: id.key, namespace: id.namespace, error: NO_EXECUTION_ID })) };
     }
-    await fetchSecretsInto(relay, identity, ids, secrets, signal);
+    await fetchSecretsInto(relay, identity, ids, secrets, receipts, signal);
     return {
       responses: ids.map((id) => {
         const item = secrets.get(slot(id));

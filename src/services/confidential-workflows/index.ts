@@ -18,6 +18,8 @@
  *   5. the guest runs in the runtime's worker pool (memory and wall-clock limits) with host calls that
  *      go through the gateway (execution-host.ts); a trap is an ExecutionResult error, the time limit
  *      DeadlineExceeded.
+ * The answer carries the ExecutionResult and the receipts of every certified relay answer steps 4
+ * and 5 used (relay-receipts.ts), in call order, at most MAX_RELAY_RECEIPTS of them.
  */
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -57,6 +59,7 @@ import { computeEnclaveMeasurements } from "./measurements.js";
 import { createEnclaveMetrics, type EnclaveMetrics } from "./metrics.js";
 import { CONFIDENTIAL_WORKFLOWS_CAPABILITY_ID, type ConfidentialWorkflowsOptions } from "./options.js";
 import { RelayClient, type SecretItem } from "./relay-client.js";
+import { MAX_RELAY_RECEIPTS, RelayReceipts } from "./relay-receipts.js";
 
 export {
   CONFIDENTIAL_WORKFLOWS_CAPABILITY_ID,
@@ -69,6 +72,7 @@ export {
 export { computeEnclaveMeasurements, MEASURED_SOURCES } from "./measurements.js";
 export { enclaveKeysFrom, generateEnclaveKeys, type EnclaveKeyMaterial, type EnclaveKeys } from "./enclave-keys.js";
 export { createBinarySource, type BinaryFetchOutcome, type BinarySource } from "./binary-source.js";
+export { MAX_RELAY_RECEIPTS } from "./relay-receipts.js";
 
 /** Largest `InfoRequest.nonce` (confidential_workflows.proto). */
 export const MAX_INFO_NONCE_BYTES = 64;
@@ -316,11 +320,12 @@ export function createEnclaveHost(deps: EnclaveHostDeps): EnclaveHost {
       // vault_don_secrets: one relay round trip before the guest starts (none in the subscribe phase,
       // which has no execution id for a relay node to authorize).
       const secrets = new Map<string, SecretItem>();
+      const receipts = new RelayReceipts();
       if (valid.secrets.length > 0 && valid.identity.executionId !== "") {
-        await fetchSecretsInto(b.relay, valid.identity, valid.secrets, secrets, ctx.signal);
+        await fetchSecretsInto(b.relay, valid.identity, valid.secrets, secrets, receipts, ctx.signal);
       }
 
-      const host = new ExecutionHost({ relay: b.relay, identity: valid.identity, secrets, logger: log, clock });
+      const host = new ExecutionHost({ relay: b.relay, identity: valid.identity, secrets, receipts, logger: log, clock });
       guestRuns++;
       const outcome = await runtime.run({
         module: loaded.guest,
@@ -332,8 +337,12 @@ export function createEnclaveHost(deps: EnclaveHostDeps): EnclaveHost {
       secrets.clear();
       outcomeLabel = outcome.kind.replace("-", "_");
       log.debug({ outcome: outcome.kind, capabilityCalls: host.capabilityCalls, binary: loaded.source }, "execution finished");
+      if (receipts.dropped > 0) {
+        metrics.relayReceiptsDropped.inc(receipts.dropped);
+        log.warn({ kept: MAX_RELAY_RECEIPTS, dropped: receipts.dropped }, "execution made more relay calls than receipts are returned for; the later receipts were dropped");
+      }
       const result = toExecutionResult(outcome);
-      return create(ConfidentialWorkflowResponseSchema, { executionResult: toBinary(sdk.ExecutionResultSchema, result) });
+      return create(ConfidentialWorkflowResponseSchema, { executionResult: toBinary(sdk.ExecutionResultSchema, result), relayReceipts: receipts.list() });
     } catch (error) {
       const ce = error instanceof ConnectError ? error : ccrError("internal error", Code.Internal, error);
       outcomeLabel = Code[ce.code];

@@ -16,6 +16,8 @@ export interface EnclaveMetrics {
   readonly binaryLoads: Counter<"result">;
   /** Relay calls by method and outcome (ok, relay_error, certificate_invalid, transport, malformed, cancelled, attestation). */
   readonly relayCalls: Counter<"method" | "outcome">;
+  /** Relay receipts not returned because an execution exceeded MAX_RELAY_RECEIPTS. */
+  readonly relayReceiptsDropped: Counter;
   /** Attestation documents produced, by purpose (session, per_request, info). */
   readonly attestationDocuments: Counter<"purpose">;
   /** 1 when documents come from the dev producer (not a real NSM). */
@@ -36,6 +38,11 @@ export function createEnclaveMetrics(registry?: Registry): EnclaveMetrics {
     inFlight: new Gauge({ name: "ccr_enclave_executions_in_flight", help: "Executions admitted and not yet answered.", registers }),
     binaryLoads: new Counter({ name: "ccr_enclave_binary_loads_total", help: "Workflow binary loads by result.", labelNames: ["result"] as const, registers }),
     relayCalls: new Counter({ name: "ccr_enclave_relay_calls_total", help: "Relay calls by method and outcome.", labelNames: ["method", "outcome"] as const, registers }),
+    relayReceiptsDropped: new Counter({
+      name: "ccr_enclave_relay_receipts_dropped_total",
+      help: "Relay receipts not returned because an execution made more relay calls than the response carries receipts for.",
+      registers,
+    }),
     attestationDocuments: new Counter({
       name: "ccr_enclave_attestation_documents_total",
       help: "Attestation documents produced by purpose.",

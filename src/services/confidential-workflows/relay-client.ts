@@ -13,6 +13,9 @@
  * `verifyQuorumCertificate` against a result hash recomputed HERE from this request's binding hash
  * and the result received: F+1 distinct DON members must have signed exactly it. A short, foreign
  * or misdirected certificate makes the whole answer an error; its data is never looked at further.
+ * Every answer whose certificate verified comes back with a receipt (relay-receipts.ts: the method,
+ * the request id and the members who signed), even when the enclave then refuses its shape, so the
+ * execution can report who vouched for each answer it was given.
  *
  * Nothing here throws: each call resolves to data the guest can see. Error texts never contain
  * secret material (a relay message carries ids and reasons only; plaintexts exist only in `value`).
@@ -25,12 +28,16 @@ import {
   ExecuteCapabilityRequestSchema,
   GetSecretsRequestSchema,
   RelayErrorDetailSchema,
+  RelayMethod,
   relayResultHash,
   sdk,
   secretsBindingHash,
   type Attestation,
   type EnclaveConfig,
   type Gateway,
+  type QuorumCertificate,
+  type RelayMethodName,
+  type RelayReceipt,
   type RelayResult,
   type SecretResult,
   type WorkflowAuthorization,
@@ -42,6 +49,7 @@ import { verifyQuorumCertificate } from "../../domain/quorum/certificate.js";
 import type { CapabilityResponse } from "../../wasm/guest-abi.js";
 import type { EnclaveAttestation } from "./enclave-attestation.js";
 import type { EnclaveKeys } from "./enclave-keys.js";
+import { relayReceipt } from "./relay-receipts.js";
 
 /** Who the enclave acts for: one execution, as the workflow node authorized it. */
 export interface ExecutionIdentity {
@@ -65,11 +73,15 @@ export type SecretItem =
 /** Why a whole relay call gave no usable answer (a metric label). */
 export type RelayFailure = "relay_error" | "certificate_invalid" | "transport" | "malformed" | "cancelled" | "attestation";
 
-export type SecretsFetch =
-  | { readonly kind: "ok"; readonly items: readonly SecretItem[] }
-  | { readonly kind: "failed"; readonly failure: RelayFailure; readonly error: string };
+/**
+ * A call that gave no usable answer. `receipt` is set when the answer's certificate verified all the
+ * same: an agreed RelayError, or a certified answer the enclave refused as malformed.
+ */
+export type Failed = { readonly kind: "failed"; readonly failure: RelayFailure; readonly error: string; readonly receipt?: RelayReceipt };
 
-export type CapabilityCall = { readonly kind: "ok"; readonly response: CapabilityResponse } | { readonly kind: "failed"; readonly failure: RelayFailure; readonly error: string };
+export type SecretsFetch = { readonly kind: "ok"; readonly items: readonly SecretItem[]; readonly receipt: RelayReceipt } | Failed;
+
+export type CapabilityCall = { readonly kind: "ok"; readonly response: CapabilityResponse; readonly receipt: RelayReceipt } | Failed;
 
 export interface RelayClientDeps {
   readonly gateway: Client<typeof Gateway>;
@@ -90,11 +102,18 @@ function bounded(text: string): string {
   return text.length <= MAX_ERROR_CHARS ? text : `${text.slice(0, MAX_ERROR_CHARS - 1)}…`;
 }
 
-type Failed = { readonly kind: "failed"; readonly failure: RelayFailure; readonly error: string };
-
-function failed(failure: RelayFailure, error: string): Failed {
-  return { kind: "failed", failure, error: bounded(error) };
+function failed(failure: RelayFailure, error: string, receipt?: RelayReceipt): Failed {
+  return receipt === undefined ? { kind: "failed", failure, error: bounded(error) } : { kind: "failed", failure, error: bounded(error), receipt };
 }
+
+/** What a relay call is, for its receipt. */
+interface RelayCall {
+  readonly method: RelayMethodName;
+  readonly requestId: string;
+  readonly bindingHash: Uint8Array;
+}
+
+type Certified = { readonly kind: "certified"; readonly receipt: RelayReceipt } | { readonly kind: "refused"; readonly reason: string };
 
 const utf8 = new TextDecoder("utf-8");
 
@@ -111,24 +130,29 @@ export class RelayClient {
 
   /**
    * The certificate check every answer passes before use: F+1 distinct DON members over the result
-   * hash recomputed from this request's binding hash and the result as received.
+   * hash recomputed from this request's binding hash and the result as received. A certified answer
+   * gets its receipt.
    */
-  private certify(bindingHash: Uint8Array, result: RelayResult, certificate: Parameters<typeof verifyQuorumCertificate>[0]): string | undefined {
-    const verdict = verifyQuorumCertificate(certificate, relayResultHash(bindingHash, result), this.enclaveConfig);
-    return verdict.kind === "valid" ? undefined : verdict.reason;
+  private certify(call: RelayCall, result: RelayResult, certificate: QuorumCertificate | undefined): Certified {
+    const resultHash = relayResultHash(call.bindingHash, result);
+    const verdict = verifyQuorumCertificate(certificate, resultHash, this.enclaveConfig);
+    if (verdict.kind === "invalid") return { kind: "refused", reason: verdict.reason };
+    // (verifyQuorumCertificate calls a missing certificate invalid; this only narrows the type.)
+    if (certificate === undefined) return { kind: "refused", reason: "quorum certificate missing" };
+    return { kind: "certified", receipt: relayReceipt(call.method, call.requestId, certificate, resultHash, verdict.signers) };
   }
 
   /** An RPC failure: an agreed RelayError (certificate checked) or a transport error. */
-  private rpcFailure(error: unknown, bindingHash: Uint8Array, signal: AbortSignal): Failed {
+  private rpcFailure(error: unknown, call: RelayCall, signal: AbortSignal): Failed {
     if (signal.aborted) return failed("cancelled", "the execution ended before the relay answered");
     const ce = ConnectError.from(error);
     const detail = ce.findDetails(RelayErrorDetailSchema)[0];
     if (detail !== undefined) {
       if (detail.error === undefined) return failed("malformed", `relay error detail without an error (gateway answered ${Code[ce.code]})`);
-      const problem = this.certify(bindingHash, { case: "error", value: detail.error }, detail.certificate);
-      if (problem !== undefined) return failed("certificate_invalid", `relay error rejected: ${problem} (gateway answered ${Code[ce.code]})`);
+      const certified = this.certify(call, { case: "error", value: detail.error }, detail.certificate);
+      if (certified.kind === "refused") return failed("certificate_invalid", `relay error rejected: ${certified.reason} (gateway answered ${Code[ce.code]})`);
       const code = Code[detail.error.code as Code] ?? `code ${detail.error.code}`;
-      return failed("relay_error", `relay refused the request (${code}): ${detail.error.message}`);
+      return failed("relay_error", `relay refused the request (${code}): ${detail.error.message}`, certified.receipt);
     }
     return failed("transport", `relay call failed (${Code[ce.code]}): ${ce.rawMessage}`);
   }
@@ -163,33 +187,34 @@ export class RelayClient {
         timestampMs: BigInt(this.deps.clock.nowMs()),
         ...(identity.authorization === undefined ? {} : { authorization: identity.authorization }),
       });
-      const bindingHash = secretsBindingHash(request);
-      const attestation = await this.attest(bindingHash);
+      const call: RelayCall = { method: RelayMethod.getSecrets, requestId: request.requestId, bindingHash: secretsBindingHash(request) };
+      const attestation = await this.attest(call.bindingHash);
       if ("failure" in attestation) return attestation;
       request.attestation = attestation;
       let response;
       try {
         response = await this.deps.gateway.getSecrets(request, { signal, timeoutMs: this.deps.requestTimeoutMs });
       } catch (error) {
-        return this.rpcFailure(error, bindingHash, signal);
+        return this.rpcFailure(error, call, signal);
       }
       if (response.result === undefined) return failed("malformed", "relay answer malformed: no result");
-      const problem = this.certify(bindingHash, { case: "secrets", value: response.result }, response.certificate);
-      if (problem !== undefined) return failed("certificate_invalid", `relay answer rejected: ${problem}`);
+      const certified = this.certify(call, { case: "secrets", value: response.result }, response.certificate);
+      if (certified.kind === "refused") return failed("certificate_invalid", `relay answer rejected: ${certified.reason}`);
+      const { receipt } = certified;
       const results = response.result.secrets;
       // F+1 members vouched for this answer, so at least one honest node built it from this request;
       // still, a shape that does not match the request is refused rather than guessed at.
-      if (results.length !== ids.length) return failed("malformed", `relay answer malformed: ${results.length} secrets for ${ids.length} asked`);
+      if (results.length !== ids.length) return failed("malformed", `relay answer malformed: ${results.length} secrets for ${ids.length} asked`, receipt);
       const items: SecretItem[] = [];
       for (let i = 0; i < ids.length; i++) {
         const asked = ids[i]!;
         const r = results[i]!;
         if (r.id === undefined || r.id.key !== asked.key || effectiveNamespace(r.id) !== asked.namespace) {
-          return failed("malformed", `relay answer malformed: entry ${i} is not ${asked.namespace}/${asked.key}`);
+          return failed("malformed", `relay answer malformed: entry ${i} is not ${asked.namespace}/${asked.key}`, receipt);
         }
         items.push(this.openItem(identity, asked, r.outcome));
       }
-      return { kind: "ok", items };
+      return { kind: "ok", items, receipt };
     });
   }
 
@@ -233,34 +258,35 @@ export class RelayClient {
         timestampMs: BigInt(this.deps.clock.nowMs()),
         ...(identity.authorization === undefined ? {} : { authorization: identity.authorization }),
       });
-      const bindingHash = capabilityBindingHash(request);
-      const attestation = await this.attest(bindingHash);
+      const relayCall: RelayCall = { method: RelayMethod.executeCapability, requestId: request.requestId, bindingHash: capabilityBindingHash(request) };
+      const attestation = await this.attest(relayCall.bindingHash);
       if ("failure" in attestation) return attestation;
       request.attestation = attestation;
       let response;
       try {
         response = await this.deps.gateway.executeCapability(request, { signal, timeoutMs: this.deps.requestTimeoutMs });
       } catch (error) {
-        return this.rpcFailure(error, bindingHash, signal);
+        return this.rpcFailure(error, relayCall, signal);
       }
       if (response.result === undefined) return failed("malformed", "relay answer malformed: no result");
-      const problem = this.certify(bindingHash, { case: "capability", value: response.result }, response.certificate);
-      if (problem !== undefined) return failed("certificate_invalid", `relay answer rejected: ${problem}`);
+      const certified = this.certify(relayCall, { case: "capability", value: response.result }, response.certificate);
+      if (certified.kind === "refused") return failed("certificate_invalid", `relay answer rejected: ${certified.reason}`);
+      const { receipt } = certified;
       const result = response.result;
-      if (result.error !== "") return { kind: "ok", response: { kind: "error", error: bounded(result.error) } };
+      if (result.error !== "") return { kind: "ok", response: { kind: "error", error: bounded(result.error) }, receipt };
       let decoded: sdk.CapabilityResponse;
       try {
         decoded = fromBinary(sdk.CapabilityResponseSchema, result.payload);
       } catch {
-        return failed("malformed", "relay answer malformed: payload is not a serialized ccr.sdk.v1.CapabilityResponse");
+        return failed("malformed", "relay answer malformed: payload is not a serialized ccr.sdk.v1.CapabilityResponse", receipt);
       }
       switch (decoded.response.case) {
         case "payload":
-          return { kind: "ok", response: { kind: "payload", payload: decoded.response.value } };
+          return { kind: "ok", response: { kind: "payload", payload: decoded.response.value }, receipt };
         case "error":
-          return { kind: "ok", response: { kind: "error", error: bounded(decoded.response.value) } };
+          return { kind: "ok", response: { kind: "error", error: bounded(decoded.response.value) }, receipt };
         default:
-          return { kind: "ok", response: { kind: "error", error: `capability ${call.id} returned no response` } };
+          return { kind: "ok", response: { kind: "error", error: `capability ${call.id} returned no response` }, receipt };
       }
     });
   }

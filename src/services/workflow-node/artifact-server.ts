@@ -94,6 +94,11 @@ export interface ExecutionView {
   readonly startedAt: string;
   readonly finishedAt: string | null;
   readonly durationMs: number | null;
+  /**
+   * The relay DON members (ed25519 public keys, hex, sorted) whose quorum certificates vouched for
+   * the relay answers a confidential execution used; [] for a local workflow or a running execution.
+   */
+  readonly signers: readonly string[];
 }
 
 const ADMIN_PREFIX = "/admin/v1/";
@@ -340,6 +345,7 @@ export function executionView(record: ExecutionRecord): ExecutionView {
     startedAt: new Date(record.startedAtMs).toISOString(),
     finishedAt: record.finishedAtMs === null ? null : new Date(record.finishedAtMs).toISOString(),
     durationMs: record.durationMs,
+    signers: [...record.relaySigners],
   };
 }
 

@@ -29,7 +29,11 @@
  *     with "subscribe result is nil"; failing here names the culprit.)
  *  9. [ccr] n/a: there is no Any to unpack ("failed to unmarshal capability response");
  * 10. decode execution_result — "failed to unmarshal ExecutionResult: …";
- * 11. return it. An ExecutionResult carrying `error` is a successful call: the engine reads it.
+ * 11. [ccr] report who vouched for the relay answers the execution used: the distinct signers of
+ *     the response's `relay_receipts` whose signatures verify (relay-signers.ts), through
+ *     `helper.recordRelaySigners` — the engine records them on the execution row. Receipts never
+ *     change the result: a bad signature is left out and logged;
+ * 12. return it. An ExecutionResult carrying `error` is a successful call: the engine reads it.
  * No retries, caching or timeouts of its own: the engine's execution deadline arrives as `signal`.
  *
  * `owner` is sent as the EIP-55 0x-address (the proto's documented form), not upstream's 40 bare hex
@@ -53,6 +57,7 @@ import { Code, ccrError } from "../../domain/errors.js";
 import { secretNamespace, type SecretIdentifier } from "../../domain/workflow/attributes.js";
 import type { ExecutionHelper, ModuleExecuteOptions, ModuleV2, WorkflowNodeLogger } from "./module.js";
 import { silentLogger } from "./module.js";
+import { relaySigners } from "./relay-signers.js";
 
 /** Upstream `confidentialWorkflowsCapabilityID`; the method is always "Execute". */
 export const CONFIDENTIAL_WORKFLOWS_CAPABILITY_ID = "confidential-workflows@1.0.0-alpha";
@@ -177,11 +182,23 @@ export class ConfidentialModule implements ModuleV2 {
       throw ccrError("confidential-workflows capability returned nil payload", Code.Internal);
     }
     // 10.
+    let result: sdk.ExecutionResult;
     try {
-      return fromBinary(sdk.ExecutionResultSchema, response.executionResult);
+      result = fromBinary(sdk.ExecutionResultSchema, response.executionResult);
     } catch (error) {
       throw ccrError(`failed to unmarshal ExecutionResult: ${messageOf(error)}`, Code.Internal, error);
     }
+    // 11.
+    const vouched = relaySigners(response.relayReceipts);
+    if (vouched.invalidSignatures > 0 || vouched.ignoredReceipts > 0) {
+      this.logger.warn(
+        { executionId, receipts: response.relayReceipts.length, invalidSignatures: vouched.invalidSignatures, ignoredReceipts: vouched.ignoredReceipts },
+        "enclave returned relay receipts that could not all be checked; only verified signers are recorded",
+      );
+    }
+    helper.recordRelaySigners(vouched.signers);
+    // 12.
+    return result;
   }
 
   private authorize(executionId: string) {

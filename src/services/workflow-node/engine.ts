@@ -10,8 +10,9 @@
  * - each trigger event → one execution: ExecuteRequest{trigger{id: subscription index, payload}}.
  *   The execution id is derived from the trigger event (upstream GenerateExecutionID), the start
  *   and the outcome are recorded in `workflow_executions` (status succeeded / failed / timed_out,
- *   the value as UTF-8 JSON or the error, timings). An event whose id is already recorded is not run
- *   again.
+ *   the value as UTF-8 JSON or the error, timings, and the relay signers the module reported through
+ *   the helper — ConfidentialModule's receipts; none for a local guest). An event whose id is
+ *   already recorded is not run again.
  * - at most `maxConcurrentExecutions` run at once; further events wait in a bounded queue (a cron
  *   fire that finds it full is dropped and logged; a manual trigger is refused with
  *   ResourceExhausted).
@@ -97,6 +98,8 @@ interface QueuedEvent {
 
 const MANUAL_DEFAULT_PAYLOAD = new TextEncoder().encode("{}");
 const USER_LOG_MAX_CHARS = 1024;
+/** A relay signer as recorded: an ed25519 public key, 64 lowercase hex digits. */
+const ED25519_KEY_HEX = /^[0-9a-f]{64}$/;
 
 export class WorkflowEngine implements Engine {
   readonly workflowId: string;
@@ -306,8 +309,11 @@ export class WorkflowEngine implements Engine {
     let status: FinishedStatus;
     let result: Uint8Array | null = null;
     let error: string | null = null;
+    const relaySigners = new Set<string>();
     try {
-      const outcome = await this.withDeadline((signal) => this.config.module.execute(request, this.executionHelper(executionId, signal, log), { signal }));
+      const outcome = await this.withDeadline((signal) =>
+        this.config.module.execute(request, this.executionHelper(executionId, signal, log, relaySigners), { signal }),
+      );
       if (outcome.kind === "timed-out") {
         status = "timed_out";
         error = `execution exceeded the time limit of ${this.config.limits.executionTimeoutMs} ms`;
@@ -330,7 +336,7 @@ export class WorkflowEngine implements Engine {
       error = messageOf(thrown);
     }
     const finishedAtMs = this.config.clock.nowMs();
-    const record = await executions.finish({ id: executionId, status, result, error, finishedAtMs });
+    const record = await executions.finish({ id: executionId, status, result, error, finishedAtMs, relaySigners: [...relaySigners].sort() });
     if (status === "succeeded") log.info({ durationMs: finishedAtMs - startedAtMs }, "execution succeeded");
     else log.warn({ status, error, durationMs: finishedAtMs - startedAtMs }, "execution did not succeed");
     if (record === undefined) throw ccrError(`execution ${executionId} was finished by someone else`, Code.Internal);
@@ -365,10 +371,12 @@ export class WorkflowEngine implements Engine {
       getSecrets: async (request) => refuseLocalSecrets(request, this.config.owner),
       getNodeTimeMs: () => this.config.clock.nowMs(),
       emitUserLog: (line) => this.userLog(this.logger, line),
+      // Subscribe is not an execution: there is no row to record signers on (and no relay calls).
+      recordRelaySigners: () => undefined,
     };
   }
 
-  private executionHelper(executionId: string, signal: AbortSignal, log: WorkflowNodeLogger): ExecutionHelper {
+  private executionHelper(executionId: string, signal: AbortSignal, log: WorkflowNodeLogger, relaySigners: Set<string>): ExecutionHelper {
     let calls = 0;
     return {
       getWorkflowExecutionId: () => executionId,
@@ -385,6 +393,13 @@ export class WorkflowEngine implements Engine {
       getSecrets: async (request) => refuseLocalSecrets(request, this.config.owner),
       getNodeTimeMs: () => this.config.clock.nowMs(),
       emitUserLog: (line) => this.userLog(log, line),
+      recordRelaySigners: (signers) => {
+        for (const signer of signers) {
+          // The column holds 64-hex keys only (migration 0008): anything else would fail the row's write.
+          if (ED25519_KEY_HEX.test(signer)) relaySigners.add(signer);
+          else log.warn({ signer: signer.slice(0, 80) }, "module reported a relay signer that is not a 64-hex ed25519 key; not recorded");
+        }
+      },
     };
   }
 

@@ -20,6 +20,12 @@ export interface ExecutionHelper {
   getNodeTimeMs(): number;
   /** A log line the guest emitted (upstream `EmitUserLog`). */
   emitUserLog(line: string): void;
+  /**
+   * [ccr] The relay DON members (ed25519 public keys, 64 lowercase hex) whose quorum certificates
+   * vouched for relay answers this execution used; the engine records their union on the execution
+   * row. A module whose guest makes no relay calls (WasmModule) never calls it.
+   */
+  recordRelaySigners(signers: readonly string[]): void;
 }
 
 export interface ModuleExecuteOptions {

@@ -5,8 +5,9 @@
  * The enclave host fetches the workflow binaries over HTTP from a local artifact server.
  *
  * Covered end to end: a capability call and a secret fetch through the relay (quorum certificates
- * checked by the enclave), the examples `secret-digest` and `http-price`, the workflow node's
- * ConfidentialModule driving the enclave, and relay refusals reaching the guest.
+ * checked by the enclave, and returned as relay receipts naming the relay nodes that signed), the
+ * examples `secret-digest` and `http-price`, the workflow node's ConfidentialModule driving the
+ * enclave and reporting those signers, and relay refusals reaching the guest.
  */
 import { createHash } from "node:crypto";
 import * as http from "node:http";
@@ -222,6 +223,12 @@ describe("the enclave host in a real mesh", () => {
   it("http-price: a capability call (http-fetch) through the gateway and relay nodes", async () => {
     const res = await enclave.execute(request(httpPrice, { url: `${artifactOrigin}/price.json`, field: "data.price" }, nextExecutionId()));
     expect(valueOf(res.executionResult)).toBe(3120.55);
+    // One receipt, for the capability call, signed by at least F+1 distinct DON members.
+    expect(res.relayReceipts.map((r) => r.method)).toEqual(["confidential.capability.execute"]);
+    const signers = res.relayReceipts[0]!.certificate!.signatures.map((s) => Buffer.from(s.signer).toString("hex"));
+    expect(new Set(signers).size).toBe(signers.length);
+    expect(signers.length).toBeGreaterThanOrEqual(F + 1);
+    for (const signer of signers) expect(NODE_KEYS.map((k) => Buffer.from(k).toString("hex"))).toContain(signer);
   });
 
   it("a secret the owner does not have reaches the guest as a per-secret error", async () => {
@@ -249,6 +256,7 @@ describe("the enclave host in a real mesh", () => {
       signer: WORKFLOW_NODE,
     });
     const executionId = nextExecutionId();
+    const reported: string[][] = [];
     const result = await module.execute(
       create(sdk.ExecuteRequestSchema, { config: Buffer.from(JSON.stringify({ secret: "API_KEY" })), request: { case: "trigger", value: { id: 0n, payload: Buffer.from("{}") } } }),
       {
@@ -257,9 +265,16 @@ describe("the enclave host in a real mesh", () => {
         getSecrets: async () => [],
         getNodeTimeMs: () => Date.now(),
         emitUserLog: () => undefined,
+        recordRelaySigners: (signers) => void reported.push([...signers]),
       },
     );
     expect(result.result.case === "value" && toJson(ValueSchema, result.result.value)).toBe(sha256Hex(SECRET_VALUE));
+    // The relay nodes that signed the secret fetch's certificate: F+1 or more real DON members.
+    expect(reported).toHaveLength(1);
+    const members = NODE_KEYS.map((k) => Buffer.from(k).toString("hex"));
+    expect(reported[0]!.length).toBeGreaterThanOrEqual(F + 1);
+    expect(reported[0]).toEqual([...reported[0]!].sort());
+    for (const signer of reported[0]!) expect(members).toContain(signer);
   });
 
   it("Info over gRPC: keys, measurements and a document relay nodes accept", async () => {

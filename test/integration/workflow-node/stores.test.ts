@@ -229,13 +229,13 @@ describeEachDatabase("workflow_executions repository", (getDb) => {
     const executions = createWorkflowExecutionsStore(getDb().sql);
     expect(await executions.insertStarted({ id: exec(1), workflowId: wf, triggerId: "cron-trigger@1.0.0#0", triggerKind: "cron", startedAtMs: T0 })).toBe(true);
     expect(await executions.insertStarted({ id: exec(1), workflowId: wf, triggerId: "cron-trigger@1.0.0#0", triggerKind: "cron", startedAtMs: T0 + 9 })).toBe(false);
-    const done = await executions.finish({ id: exec(1), status: "succeeded", result: utf8('{"v":1}'), error: null, finishedAtMs: T0 + 250 });
+    const done = await executions.finish({ id: exec(1), status: "succeeded", result: utf8('{"v":1}'), error: null, finishedAtMs: T0 + 250, relaySigners: [] });
     expect(done).toMatchObject({ id: exec(1), status: "succeeded", error: null, startedAtMs: T0, finishedAtMs: T0 + 250, durationMs: 250 });
     expect(new TextDecoder().decode(done?.result ?? undefined)).toBe('{"v":1}');
-    expect(await executions.finish({ id: exec(1), status: "failed", result: null, error: "again", finishedAtMs: T0 + 300 })).toBeUndefined();
+    expect(await executions.finish({ id: exec(1), status: "failed", result: null, error: "again", finishedAtMs: T0 + 300, relaySigners: [] })).toBeUndefined();
 
     await executions.insertStarted({ id: exec(2), workflowId: wf, triggerId: "manual-trigger@1.0.0#1", triggerKind: "manual", startedAtMs: T0 + 1_000 });
-    await executions.finish({ id: exec(2), status: "failed", result: null, error: "boom", finishedAtMs: T0 + 1_010 });
+    await executions.finish({ id: exec(2), status: "failed", result: null, error: "boom", finishedAtMs: T0 + 1_010, relaySigners: [] });
     const listed = await executions.listByWorkflow(wf, 10);
     expect(listed.map((r) => [r.id, r.status, r.error])).toEqual([
       [exec(2), "failed", "boom"],
@@ -251,5 +251,35 @@ describeEachDatabase("workflow_executions repository", (getDb) => {
     expect(await executions.cancelStarted("interrupted", T0 + 40)).toBe(1);
     expect(await executions.get(exec(10))).toMatchObject({ status: "cancelled", error: "interrupted", durationMs: 40 });
     expect(await executions.cancelStarted("interrupted", T0 + 50)).toBe(0);
+  });
+
+  it("records the relay signers with the outcome: an empty list until then, the given list after, on every read path", async () => {
+    const { sql } = getDb();
+    const executions = createWorkflowExecutionsStore(sql);
+    const wf3 = "0c".repeat(32);
+    const signers = ["1f".repeat(32), "a0".repeat(32), "fe".repeat(32)];
+    await executions.insertStarted({ id: exec(20), workflowId: wf3, triggerId: "t", triggerKind: "manual", startedAtMs: T0 });
+    expect((await executions.get(exec(20)))?.relaySigners).toEqual([]);
+    const done = await executions.finish({ id: exec(20), status: "failed", result: null, error: "relay refused", finishedAtMs: T0 + 5, relaySigners: signers });
+    expect(done?.relaySigners).toEqual(signers);
+    expect((await executions.get(exec(20)))?.relaySigners).toEqual(signers);
+    expect((await executions.listByWorkflow(wf3, 10)).map((r) => r.relaySigners)).toEqual([signers]);
+    // A local workflow's execution: none.
+    await executions.insertStarted({ id: exec(21), workflowId: wf3, triggerId: "t", triggerKind: "manual", startedAtMs: T0 - 1 });
+    expect((await executions.finish({ id: exec(21), status: "succeeded", result: utf8("1"), error: null, finishedAtMs: T0, relaySigners: [] }))?.relaySigners).toEqual([]);
+    // Stored as a real text[] (not a string), so SQL can read it too.
+    const [row] = await sql`select relay_signers, cardinality(relay_signers) as n, relay_signers[2] as second from workflow_executions where id = ${exec(20)}`;
+    expect(row).toEqual({ relay_signers: signers, n: 3, second: signers[1] });
+  });
+
+  it("refuses a relay signer that is not a 64-hex key, and leaves the row started", async () => {
+    const executions = createWorkflowExecutionsStore(getDb().sql);
+    const wf4 = "0d".repeat(32);
+    await executions.insertStarted({ id: exec(30), workflowId: wf4, triggerId: "t", triggerKind: "manual", startedAtMs: T0 });
+    for (const bad of ["AB".repeat(32), "ab".repeat(31), "", "ab".repeat(32) + ",cd"]) {
+      const error = await failure(executions.finish({ id: exec(30), status: "succeeded", result: null, error: null, finishedAtMs: T0 + 1, relaySigners: ["cd".repeat(32), bad] }));
+      expect(error.message).toMatch(/check constraint/);
+    }
+    expect(await executions.get(exec(30))).toMatchObject({ status: "started", relaySigners: [] });
   });
 });

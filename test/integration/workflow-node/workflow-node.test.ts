@@ -2,8 +2,9 @@
  * The workflow node end to end on real sockets and PGlite: `ccr workflow …` (the CLI function)
  * against the admin API, the artifact store serving what the registry points at, a local workflow
  * (the `hello` example) running in the shared WASM runtime, a confidential one routed to an
- * enclave stand-in that fetches and checks the binary like the real enclave host, executions in
- * Postgres, and a restart that rebuilds the engines.
+ * enclave stand-in that fetches and checks the binary like the real enclave host (and returns relay
+ * receipts, whose signers the execution JSON shows), executions in Postgres, and a restart that
+ * rebuilds the engines.
  */
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -14,18 +15,23 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkflowCommandContext, runWorkflowCommand, type WorkflowCommandContext } from "../../../src/cli/commands/workflow.js";
 import {
+  answerSignaturePayload,
   ConfidentialWorkflows,
   type ConfidentialWorkflowRequest,
   ConfidentialWorkflowResponseSchema,
+  RelayMethod,
   sdk,
 } from "../../../src/contract/index.js";
-import { generateEd25519 } from "../../../src/domain/crypto/ed25519.js";
+import { ed25519SignerFromSeed, generateEd25519 } from "../../../src/domain/crypto/ed25519.js";
 import { createWorkflowNode, resolveWorkflowNodeOptions, type WorkflowNode } from "../../../src/services/workflow-node/index.js";
 import { exampleWasm } from "../../../src/wasm/examples.js";
 import { createPgliteTestDatabase, type TestDatabase } from "../../support/databases.js";
 
 const OWNER = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 const ADMIN_TOKEN = "test-admin-token-0123456789";
+/** Two relay DON members who sign the stand-in's secret-fetch receipt. */
+const RELAY_SIGNERS = [0x51, 0x52].map((b) => ed25519SignerFromSeed(new Uint8Array(32).fill(b)));
+const RELAY_SIGNERS_HEX = RELAY_SIGNERS.map((s) => Buffer.from(s.publicKey).toString("hex")).sort();
 
 /** Stands in for the enclave host: fetches the binary from binary_url and checks its SHA-256 first. */
 function enclaveStandIn() {
@@ -49,7 +55,19 @@ function enclaveStandIn() {
                 result: { case: "triggerSubscriptions", value: { subscriptions: [{ id: "manual-trigger@1.0.0", method: "Trigger", payload: new TextEncoder().encode("{}") }] } },
               })
             : create(sdk.ExecutionResultSchema, { result: { case: "value", value: { kind: { case: "stringValue", value: `digest-of-${request.vaultDonSecrets[0]?.key}` } } } });
-        return create(ConfidentialWorkflowResponseSchema, { executionResult: toBinary(sdk.ExecutionResultSchema, result) });
+        // A trigger's secret fetch went through the relay: one receipt, signed by RELAY_SIGNERS.
+        const resultHash = createHash("sha256").update(`answer for ${execution.executionId}`).digest();
+        const relayReceipts =
+          execute.request.case === "subscribe"
+            ? []
+            : [
+                {
+                  method: RelayMethod.getSecrets,
+                  requestId: `enc-${execution.executionId.slice(0, 8)}`,
+                  certificate: { resultHash, signatures: RELAY_SIGNERS.map((s) => ({ signer: s.publicKey, signature: s.sign(answerSignaturePayload(resultHash)) })) },
+                },
+              ];
+        return create(ConfidentialWorkflowResponseSchema, { executionResult: toBinary(sdk.ExecutionResultSchema, result), relayReceipts });
       },
       info() {
         throw new ConnectError("not used", Code.Unimplemented);
@@ -113,7 +131,7 @@ describe("workflow node over real sockets", () => {
     expect(triggered.stdout.endsWith("\n")).toBe(true);
     expect(triggered.stdout.trim().split("\n")).toHaveLength(1);
     const record = JSON.parse(triggered.stdout) as Record<string, unknown>;
-    expect(record).toMatchObject({ workflowId: helloId, status: "succeeded", result: "hi from the test", error: null, triggerKind: "manual" });
+    expect(record).toMatchObject({ workflowId: helloId, status: "succeeded", result: "hi from the test", error: null, triggerKind: "manual", signers: [] });
     expect(record["executionId"]).toMatch(/^[0-9a-f]{64}$/);
     expect(typeof record["durationMs"]).toBe("number");
     expect(enclave.requests).toHaveLength(0);
@@ -142,7 +160,11 @@ describe("workflow node over real sockets", () => {
 
     const triggered = await cli("trigger", digestId, "--wait", "--json");
     expect(triggered.code).toBe(0);
-    expect(JSON.parse(triggered.stdout)).toMatchObject({ status: "succeeded", result: "digest-of-API_KEY" });
+    const record = JSON.parse(triggered.stdout) as { executionId: string };
+    expect(record).toMatchObject({ status: "succeeded", result: "digest-of-API_KEY", signers: RELAY_SIGNERS_HEX });
+    // Read back from the database through the admin API, as `ccr workflow executions --json` shows it.
+    const listed = JSON.parse((await cli("executions", digestId, "--json")).stdout) as { executions: Array<{ executionId: string; signers: string[] }> };
+    expect(listed.executions.map((e) => [e.executionId, e.signers])).toEqual([[record.executionId, RELAY_SIGNERS_HEX]]);
     const trigger = enclave.requests.at(-1)!;
     expect(trigger.vaultDonSecrets.map((s) => [s.key, s.namespace])).toEqual([
       ["API_KEY", "main"],

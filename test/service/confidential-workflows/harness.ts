@@ -8,6 +8,8 @@
  *   other-request F+1 members sign the same result bound to ANOTHER request (another request id)
  *   tampered      F+1 members sign the honest result, but the gateway returns a different one
  *                 (for secrets: a box of another value, correctly sealed to the enclave's key)
+ *   padded        F+1 members sign it, and the gateway pads the certificate with a stranger's valid
+ *                 signature and a bad second entry for the first member (still a valid quorum)
  *
  * Secrets are sealed to the request's enclave_public_key with the Vault's secret box, so the enclave
  * has to open them for real. Binaries are written to a temp directory and fetched as file:// URLs.
@@ -80,7 +82,7 @@ export const MEASUREMENTS = {
   pcr2: "03".repeat(48),
 };
 
-export type CertificatePlan = "honest" | "only-f" | "non-member" | "other-request" | "tampered";
+export type CertificatePlan = "honest" | "only-f" | "non-member" | "other-request" | "tampered" | "padded";
 
 export type GatewayPlan =
   | CertificatePlan
@@ -122,12 +124,24 @@ function certify(
       return { result: honest, certificate: certificateFor(relayResultHash(otherBindingHash, honest), quorum) };
     case "tampered":
       return { result: tampered(), certificate: certificateFor(relayResultHash(bindingHash, honest), quorum) };
+    case "padded": {
+      const resultHash = relayResultHash(bindingHash, honest);
+      const padding = [
+        { signer: MEMBERS[0]!.publicKey, signature: new Uint8Array(64).fill(1) },
+        { signer: STRANGER.publicKey, signature: STRANGER.sign(answerSignaturePayload(resultHash)) },
+      ];
+      // A stable sort keeps the bad entry of MEMBERS[0] ahead of its good one.
+      const signatures = [...padding, ...certificateFor(resultHash, quorum).signatures].sort((a, b) => Buffer.compare(a.signer, b.signer));
+      return { result: honest, certificate: create(QuorumCertificateSchema, { resultHash, signatures }) };
+    }
   }
 }
 
 export class FakeGateway {
   readonly secretRequests: GetSecretsRequest[] = [];
   readonly capabilityRequests: ExecuteCapabilityRequest[] = [];
+  /** The certificate the gateway sent for each request id (answers and agreed RelayErrors). */
+  readonly certificates = new Map<string, QuorumCertificate>();
   /** The vault: "namespace/key" → plaintext; others are NOT_FOUND. */
   secrets = new Map<string, string>([["main/API_KEY", "s3cr3t-api-key"]]);
   /** Exact boxes to return instead of sealing ("namespace/key" → box), e.g. the Vault's documented vectors. */
@@ -169,13 +183,14 @@ export class FakeGateway {
     };
   }
 
-  private fail(bindingHash: Uint8Array, otherBindingHash: Uint8Array): void {
+  private fail(requestId: string, bindingHash: Uint8Array, otherBindingHash: Uint8Array): void {
     const plan = this.plan;
     if (typeof plan === "object" && "transportError" in plan) throw new ConnectError(plan.transportError.message, plan.transportError.code);
     if (typeof plan === "object" && "relayError" in plan) {
       const relayError = create(RelayErrorSchema, { code: plan.relayError.code, message: plan.relayError.message });
       const error: RelayResult = { case: "error", value: relayError };
       const { certificate } = certify(plan.certificate ?? "honest", bindingHash, otherBindingHash, error, () => error);
+      this.certificates.set(requestId, certificate);
       const detail = create(RelayErrorDetailSchema, { error: relayError, certificate });
       throw new ConnectError(plan.relayError.message, plan.relayError.code, undefined, [{ desc: RelayErrorDetailSchema, value: detail }]);
     }
@@ -188,9 +203,10 @@ export class FakeGateway {
       await this.gate;
       const bindingHash = secretsBindingHash(req);
       const other = secretsBindingHash(create(GetSecretsRequestSchema, { ...req, requestId: `${req.requestId}-other` }));
-      this.fail(bindingHash, other);
+      this.fail(req.requestId, bindingHash, other);
       const plan = this.plan as CertificatePlan;
       const { result, certificate } = certify(plan, bindingHash, other, this.sealedSecrets(req), () => this.sealedSecrets(req, true));
+      this.certificates.set(req.requestId, certificate);
       if (result.case !== "secrets") throw new Error("unreachable");
       return { result: result.value, certificate };
     },
@@ -200,7 +216,7 @@ export class FakeGateway {
       await this.gate;
       const bindingHash = capabilityBindingHash(req);
       const other = capabilityBindingHash(create(ExecuteCapabilityRequestSchema, { ...req, requestId: `${req.requestId}-other` }));
-      this.fail(bindingHash, other);
+      this.fail(req.requestId, bindingHash, other);
       const call = fromBinary(sdk.CapabilityRequestSchema, req.payload);
       const answer = this.capability(call);
       const honest: RelayResult =
@@ -214,6 +230,7 @@ export class FakeGateway {
         }),
       };
       const { result, certificate } = certify(this.plan as CertificatePlan, bindingHash, other, honest, () => forged);
+      this.certificates.set(req.requestId, certificate);
       if (result.case !== "capability") throw new Error("unreachable");
       return { result: result.value, certificate };
     },

@@ -34,6 +34,7 @@ function stubExecutionHelper(executionId: string): ExecutionHelper {
     getSecrets: async () => [],
     getNodeTimeMs: () => 0,
     emitUserLog: () => undefined,
+    recordRelaySigners: () => undefined,
   };
 }
 

@@ -194,6 +194,44 @@ describe("manual trigger and execution records", () => {
   });
 });
 
+describe("relay signers on the execution record", () => {
+  const a = "0a".repeat(32);
+  const b = "0b".repeat(32);
+
+  it("records the union of what the module reported, sorted, skipping what is not a 64-hex key; none when it reports nothing", async () => {
+    let report = true;
+    const { engine, executions } = setup([MANUAL], (_call, helper) => {
+      if (report) {
+        helper.recordRelaySigners([b, "not-a-key", a.toUpperCase()]);
+        helper.recordRelaySigners([a, b]);
+      }
+      return valueResult("ok");
+    });
+    await engine.start();
+    const first = await (await engine.trigger()).finished;
+    expect(first.relaySigners).toEqual([a, b]);
+    expect((await executions.get(first.id))?.relaySigners).toEqual([a, b]);
+    report = false;
+    expect((await (await engine.trigger()).finished).relaySigners).toEqual([]);
+  });
+
+  it("keeps them for an execution that then fails or times out", async () => {
+    let mode = "";
+    const { engine, scheduler } = setup([MANUAL], async (_call, helper, options) => {
+      helper.recordRelaySigners([a]);
+      if (mode === "throw") throw new ConnectError("boom", Code.Internal);
+      return new Promise((_resolve, reject) => options.signal?.addEventListener("abort", () => reject(new Error("aborted"))));
+    }, { executionTimeoutMs: 5_000 });
+    await engine.start();
+    mode = "throw";
+    expect(await (await engine.trigger()).finished).toMatchObject({ status: "failed", relaySigners: [a] });
+    mode = "hang";
+    const hanging = await engine.trigger();
+    await scheduler.advance(5_000);
+    expect(await hanging.finished).toMatchObject({ status: "timed_out", relaySigners: [a] });
+  });
+});
+
 describe("concurrency limit, queue, drain", () => {
   it("runs at most maxConcurrentExecutions at once and queues the rest, up to the queue limit", async () => {
     const gates = [deferred(), deferred(), deferred()];

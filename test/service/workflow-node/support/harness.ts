@@ -10,6 +10,7 @@ import {
   type ConfidentialWorkflowRequest,
   ConfidentialWorkflowResponseSchema,
   sdk,
+  type RelayReceipt,
 } from "../../../../src/contract/index.js";
 import { ManualClock } from "../../../../src/domain/clock.js";
 import { generateEd25519 } from "../../../../src/domain/crypto/ed25519.js";
@@ -90,16 +91,25 @@ export function createHarness(options: HarnessOptions = {}) {
   const localModules = new Map<string, FakeModule>();
   const subscriptions = options.subscriptions ?? [MANUAL];
 
-  // The enclave: answers Subscribe with a manual trigger and a trigger with "enclave-output".
+  // The enclave: answers Subscribe with a manual trigger and a trigger with `enclave.result`
+  // ("enclave-output") and `enclave.receipts` (none) — or fails it with `enclave.error`.
   const enclaveRequests: ConfidentialWorkflowRequest[] = [];
+  const enclave: { result: sdk.ExecutionResult; receipts: RelayReceipt[]; error: ConnectError | undefined } = {
+    result: valueResult("enclave-output"),
+    receipts: [],
+    error: undefined,
+  };
   const transport = createRouterTransport(({ service }) => {
     service(ConfidentialWorkflows, {
       execute(request) {
         enclaveRequests.push(request);
         const execute = fromBinary(sdk.ExecuteRequestSchema, request.execution?.executeRequest ?? new Uint8Array());
         log.push(`enclave ${execute.request.case} ${request.execution?.workflowId.slice(0, 8)}`);
-        const result = execute.request.case === "subscribe" ? subscriptionsResult(subscriptions) : valueResult("enclave-output");
-        return create(ConfidentialWorkflowResponseSchema, { executionResult: toBinary(sdk.ExecutionResultSchema, result) });
+        if (execute.request.case === "subscribe") {
+          return create(ConfidentialWorkflowResponseSchema, { executionResult: toBinary(sdk.ExecutionResultSchema, subscriptionsResult(subscriptions)) });
+        }
+        if (enclave.error !== undefined) throw enclave.error;
+        return create(ConfidentialWorkflowResponseSchema, { executionResult: toBinary(sdk.ExecutionResultSchema, enclave.result), relayReceipts: enclave.receipts });
       },
       info() {
         throw new ConnectError("not used", Code.Unimplemented);
@@ -180,7 +190,7 @@ export function createHarness(options: HarnessOptions = {}) {
     return metadata;
   }
 
-  return { clock, scheduler, specs, executions, source, artifacts, engines, handler, syncer, register, localModules, enclaveRequests, log, signer };
+  return { clock, scheduler, specs, executions, source, artifacts, engines, handler, syncer, register, localModules, enclave, enclaveRequests, log, signer };
 }
 
 export type Harness = ReturnType<typeof createHarness>;

@@ -89,6 +89,7 @@ export class MemoryExecutionsStore implements WorkflowExecutionsStore {
       startedAtMs: start.startedAtMs,
       finishedAtMs: null,
       durationMs: null,
+      relaySigners: [],
     });
     return true;
   }
@@ -103,6 +104,7 @@ export class MemoryExecutionsStore implements WorkflowExecutionsStore {
       error: finish.error,
       finishedAtMs: finish.finishedAtMs,
       durationMs: Math.max(0, finish.finishedAtMs - row.startedAtMs),
+      relaySigners: [...finish.relaySigners],
     };
     this.rows.set(finish.id, done);
     return done;

@@ -62,6 +62,7 @@ interface Slot {
   readonly ctrl: Int32Array;
   readonly answer: Buffer;
   readonly online: Promise<void>;
+  isOnline: boolean;
   job: Job | undefined;
   dead: boolean;
 }
@@ -207,9 +208,11 @@ export class GuestPool {
       ctrl: new Int32Array(sab, 0, 2),
       answer: Buffer.from(sab, 8),
       online: new Promise<void>((resolve) => worker.once("online", resolve)),
+      isOnline: false,
       job: undefined,
       dead: false,
     };
+    void slot.online.then(() => (slot.isOnline = true));
     worker.on("message", (message: WorkerMessage) => this.onMessage(slot, message));
     worker.on("error", (error: Error & { code?: string }) => this.onWorkerGone(slot, error));
     worker.on("exit", (code) => this.onWorkerGone(slot, new Error(`the guest worker exited with code ${code}`)));
@@ -220,7 +223,19 @@ export class GuestPool {
   private start(slot: Slot, job: Job): void {
     slot.job = job;
     job.slot = slot;
-    job.timer = setTimeout(() => this.abortJob(job, { kind: "timeout", timeoutMs: job.timeoutMs }), job.timeoutMs);
+    const armTimer = () => {
+      clearTimeout(job.timer);
+      job.timer = setTimeout(() => this.abortJob(job, { kind: "timeout", timeoutMs: job.timeoutMs }), job.timeoutMs);
+    };
+    armTimer();
+    // A replacement worker (after a timeout killed its predecessor) may still be starting: its
+    // start-up is the pool's cost, not the guest's, and on a loaded machine it can take longer than a
+    // short limit. So the wall clock restarts once the worker is online.
+    if (!slot.isOnline) {
+      void slot.online.then(() => {
+        if (slot.job === job && !job.settled) armTimer();
+      });
+    }
     slot.worker.postMessage({
       type: "run",
       jobId: job.id,

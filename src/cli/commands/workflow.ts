@@ -274,7 +274,8 @@ async function executions(args: ParsedArgs, ctx: WorkflowCommandContext, api: Ad
 function describeExecution(record: ExecutionView): string {
   const timing = record.durationMs === null ? "running" : `${record.durationMs} ms`;
   const outcome = record.status === "succeeded" ? JSON.stringify(record.result) : record.error ?? "";
-  return `${record.executionId}  ${record.status}  ${record.trigger}  ${record.startedAt}  ${timing}${outcome === "" ? "" : `\n    ${outcome}`}\n`;
+  const signers = record.signers.length === 0 ? "" : `\n    signed by ${record.signers.map((s) => s.slice(0, 12) + "…").join(", ")}`;
+  return `${record.executionId}  ${record.status}  ${record.trigger}  ${record.startedAt}  ${timing}${outcome === "" ? "" : `\n    ${outcome}`}${signers}\n`;
 }
 
 // --- the admin API -------------------------------------------------------------------------------
@@ -304,6 +305,8 @@ interface ExecutionView {
   error: string | null;
   startedAt: string;
   durationMs: number | null;
+  /** ed25519 keys (hex) of the relay nodes whose quorum certificates the execution used. */
+  signers: string[];
 }
 
 class AdminApi {

@@ -41,6 +41,8 @@ export interface DemoResult {
   readonly error: string | null;
   readonly signers: readonly string[];
   readonly ms: number;
+  /** secret-digest only: the SHA-256 of the secret the demo stored, which the value must equal. */
+  readonly expected?: string;
 }
 
 interface ExecutionRecord {
@@ -140,6 +142,7 @@ export async function runDemo(argv: string[], io: CommandIo): Promise<number> {
     //    enclave's digest matches; the workflow never returns the secret itself.
     const secret = `demo-api-key-${randomBytes(8).toString("hex")}`;
     const value = new TextEncoder().encode(secret);
+    const expectedDigest = createHash("sha256").update(value).digest("hex");
     const auth = { nonce: randomBytes(16).toString("hex"), expiresAtMs: Date.now() + 5 * 60_000 };
     const signature = signOwnerRequest(ownerKey, { method: "PutSecret", owner, namespace: "main", key: "API_KEY", value }, auth);
     const vault = createServiceClient(Vault, { baseUrl: vaultUrl, protocol: "grpc" });
@@ -178,11 +181,11 @@ export async function runDemo(argv: string[], io: CommandIo): Promise<number> {
         error: record.error,
         signers,
         ms,
+        ...(d.name === "secret-digest" ? { expected: expectedDigest } : {}),
       });
     }
 
     // 4. Report.
-    const expectedDigest = createHash("sha256").update(value).digest("hex");
     for (const r of results) {
       if (values.json) {
         io.stdout(`${JSON.stringify(r)}\n`);
@@ -198,7 +201,13 @@ export async function runDemo(argv: string[], io: CommandIo): Promise<number> {
     if (!values.json) {
       io.stdout(`(expected secret digest ${expectedDigest}; the secret itself never left the enclave)\n`);
     }
-    return results.every((r) => r.status === "succeeded") ? 0 : 1;
+    // The demo proves the path: a wrong digest is a failure, not just an odd value.
+    const digest = results.find((r) => r.workflow === "secret-digest");
+    const digestOk = digest === undefined || digest.status !== "succeeded" || digest.value === expectedDigest;
+    if (!digestOk) {
+      io.stderr(`ccr demo: secret-digest answered ${JSON.stringify(digest?.value)}, but the stored secret's SHA-256 is ${expectedDigest}\n`);
+    }
+    return results.every((r) => r.status === "succeeded") && digestOk ? 0 : 1;
   } catch (error) {
     io.stderr(`ccr demo: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;

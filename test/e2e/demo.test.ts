@@ -18,6 +18,8 @@ interface DemoResult {
   error: string | null;
   signers: string[];
   ms: number;
+  /** secret-digest only: the SHA-256 of the secret the demo stored. */
+  expected?: string;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;

@@ -33,6 +33,7 @@ import { parseWorkflowAttributes } from "../../domain/workflow/attributes.js";
 import { isExecutionId } from "../../domain/workflow/execution-id.js";
 import { normalizeWorkflowId } from "../../domain/workflow/workflow-id.js";
 import type { WorkflowArtifactsStore } from "../../store/workflow-artifacts.js";
+import { httpStatusForCode } from "../../transport/index.js";
 import type { ExecutionRecord, WorkflowExecutionsStore } from "../../store/workflow-executions.js";
 import type { RegistryRow, RegistryStatus } from "../../store/workflow-registry.js";
 import type { WorkflowEngine } from "./engine.js";
@@ -117,7 +118,7 @@ export function createArtifactServer(deps: ArtifactServerDeps): ArtifactServer {
       if (wire.code === Code.Internal || wire.code === Code.Unknown) {
         logger.error({ method: req.method, path: pathOf(req), err: wire.rawMessage }, "admin request failed");
       }
-      if (!res.headersSent) sendJson(res, httpStatus(wire.code), { error: { code: codeName(wire.code), message: wire.rawMessage } });
+      if (!res.headersSent) sendJson(res, httpStatusForCode(wire.code), { error: { code: codeName(wire.code), message: wire.rawMessage } });
       else res.destroy();
     });
   });
@@ -405,36 +406,6 @@ function sha256(data: Buffer): Buffer {
   return createHash("sha256").update(data).digest();
 }
 
-/** Connect's code → HTTP status table (connectrpc.com/docs/protocol#error-codes). */
-function httpStatus(code: Code): number {
-  switch (code) {
-    case Code.Canceled:
-      return 499;
-    case Code.InvalidArgument:
-    case Code.FailedPrecondition:
-    case Code.OutOfRange:
-      return 400;
-    case Code.DeadlineExceeded:
-      return 504;
-    case Code.NotFound:
-      return 404;
-    case Code.AlreadyExists:
-    case Code.Aborted:
-      return 409;
-    case Code.PermissionDenied:
-      return 403;
-    case Code.ResourceExhausted:
-      return 429;
-    case Code.Unimplemented:
-      return 501;
-    case Code.Unavailable:
-      return 503;
-    case Code.Unauthenticated:
-      return 401;
-    default:
-      return 500;
-  }
-}
 
 /** Connect's wire names: "not_found", "failed_precondition", … */
 export function codeName(code: Code): string {

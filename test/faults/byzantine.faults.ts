@@ -46,6 +46,7 @@ import { honestBehavior, HonestOracle } from "./byzantine/honest-nodes.js";
 import { startLoneGateway, type LoneGateway } from "./byzantine/lone-gateway.js";
 import { runEnclaveLoad, type LoadResult, type Path } from "./byzantine/run.js";
 import { recordingGateway, tamperingGateway, TAMPER_MOVES, type TamperingGateway } from "./byzantine/tampering-gateway.js";
+import { cpuMs } from "./fuzz/proc-stats.js";
 import { faultsSeed, Prng } from "./fuzz/prng.js";
 
 const SEED = faultsSeed();
@@ -112,8 +113,12 @@ async function runAndCheck(o: {
   readonly requests: number;
   readonly rng: Prng;
   readonly metric: (name: string, labels: Readonly<Record<string, string>>) => Promise<number>;
+  /** Processes whose CPU time to report (name → pid). */
+  readonly pids: Readonly<Record<string, number | undefined>>;
 }): Promise<void> {
   const a = o.adversary;
+  const cpuBefore = Object.fromEntries(await Promise.all(Object.entries(o.pids).map(async ([name, pid]) => [name, await cpuMs(pid)] as const)));
+  const selfBefore = process.cpuUsage();
   const result: LoadResult = await runEnclaveLoad({
     senders: a.senders,
     requests: o.requests,
@@ -123,6 +128,10 @@ async function runAndCheck(o: {
     byzantineKeyHex: a.byzantineKeyHex,
   });
   const { tallies } = result;
+  const self = process.cpuUsage(selfBefore);
+  // CPU time per request (µs): this process plays the enclave (and, on the cheap path, the nodes).
+  const cpuUsPerRequest: Record<string, number> = { "test process": Math.round((self.user + self.system) / o.requests) };
+  for (const [name, pid] of Object.entries(o.pids)) cpuUsPerRequest[name] = Math.round((((await cpuMs(pid)) ?? Number.NaN) - (cpuBefore[name] ?? Number.NaN)) * 1000 / o.requests);
   const answers = Object.fromEntries(
     await Promise.all(ANSWER_OUTCOMES.map(async (outcome) => [outcome, await o.metric("ccr_gateway_node_answers_total", { node: BYZANTINE, outcome })] as const)),
   ) as Record<(typeof ANSWER_OUTCOMES)[number], number>;
@@ -141,6 +150,7 @@ async function runAndCheck(o: {
     byzantineMovesPlayed: a.behavior.played,
     tamperMovesPlayed: tamperPlayed,
     gatewayVerdictsOnByzantineAnswers: answers,
+    cpuUsPerRequest,
   };
   console.log(`[faults] ${JSON.stringify(report)}`);
   const summary = JSON.stringify(report, null, 1);
@@ -209,6 +219,7 @@ describe(`Byzantine member, real gateway process, honest nodes signing as real o
       requests: CHEAP_REQUESTS,
       rng,
       metric: (name, labels) => g.metric(name, labels),
+      pids: { gateway: g.pid },
     });
     expect(g.running(), g.logs()).toBe(true);
     expect(await g.metric("ccr_gateway_requests_in_flight")).toBe(0);
@@ -247,6 +258,7 @@ describe(`Byzantine member, whole mesh as OS processes with real relay nodes (se
       requests: REAL_REQUESTS,
       rng,
       metric: (name, labels) => m.metric("gateway", name, labels),
+      pids: Object.fromEntries(m.names.filter((n) => n !== BYZANTINE).map((n) => [n, m.pid(n)])),
     });
     for (const name of m.names) if (name !== BYZANTINE) expect(m.running(name), `${name} died\n${m.diagnostics()}`).toBe(true);
     expect(await m.metric("gateway", "ccr_gateway_requests_in_flight")).toBe(0);

@@ -14,7 +14,8 @@
  * The tag makes the signature useless in any other protocol that signs 32-byte values with the
  * same key; a new layout gets a new version string, never a reinterpretation of this one.
  */
-import { sign, verify, type KeyObject } from "node:crypto";
+import { sign, type KeyObject } from "node:crypto";
+import { ed25519Verify } from "../crypto/ed25519.js";
 
 const encoder = new TextEncoder();
 
@@ -67,12 +68,12 @@ export function signSessionBinding(sessionPrivateKey: KeyObject, bindingHash: Ui
   return new Uint8Array(sign(null, sessionSignaturePayload(bindingHash), sessionPrivateKey));
 }
 
-/** Node side. `sessionPublicKey` is a KeyObject so the cached path does not re-import it. */
+/** Node side: the raw 32-byte session public key from the attested document (libsodium, ed25519.ts). */
 export function verifySessionSignature(
-  sessionPublicKey: KeyObject,
+  sessionPublicKey: Uint8Array,
   bindingHash: Uint8Array,
   signature: Uint8Array,
 ): boolean {
   if (signature.length !== SESSION_SIGNATURE_BYTES || bindingHash.length !== BINDING_HASH_BYTES) return false;
-  return verify(null, sessionSignaturePayload(bindingHash), sessionPublicKey, signature);
+  return ed25519Verify(sessionPublicKey, sessionSignaturePayload(bindingHash), signature);
 }

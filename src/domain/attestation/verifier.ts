@@ -98,7 +98,8 @@ export interface AttestationStats {
 interface CacheEntry {
   readonly document: VerifiedDocument;
   readonly windows: readonly ValidityWindow[];
-  readonly sessionPublicKey: KeyObject | null;
+  /** Raw ed25519 key, present only when it imports as a valid key. */
+  readonly sessionPublicKey: Uint8Array | null;
   /** Pre-built so a cache hit allocates nothing. */
   readonly hitVerdict: AttestationVerdict;
 }
@@ -262,10 +263,11 @@ export class AttestationVerifier {
     }
 
     const sessionKeys = parseEnclaveSessionKeys(doc.publicKey);
-    let sessionPublicKey: KeyObject | null = null;
+    let sessionPublicKey: Uint8Array | null = null;
     if (sessionKeys !== null) {
       try {
-        sessionPublicKey = ed25519PublicKeyFromRaw(sessionKeys.sessionPublicKey);
+        ed25519PublicKeyFromRaw(sessionKeys.sessionPublicKey); // throws when the bytes are not a key
+        sessionPublicKey = sessionKeys.sessionPublicKey;
       } catch {
         sessionPublicKey = null;
       }

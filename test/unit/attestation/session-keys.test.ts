@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
+import { ed25519RawPublicKey } from "../../../src/domain/crypto/ed25519.js";
 import { describe, expect, it } from "vitest";
 import {
   ENCLAVE_KEYS_V1_LENGTH,
@@ -45,12 +46,14 @@ describe("session signature", () => {
   });
 
   it("verifies with the session key, and fails for another hash, key or a short signature", () => {
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-    const other = generateKeyPairSync("ed25519");
+    const { privateKey, publicKey: publicKeyObject } = generateKeyPairSync("ed25519");
+    const publicKey = ed25519RawPublicKey(publicKeyObject);
+    const other = { publicKey: ed25519RawPublicKey(generateKeyPairSync("ed25519").publicKey) };
     const sig = signSessionBinding(privateKey, binding);
     expect(verifySessionSignature(publicKey, binding, sig)).toBe(true);
     expect(verifySessionSignature(publicKey, new Uint8Array(32), sig)).toBe(false);
     expect(verifySessionSignature(other.publicKey, binding, sig)).toBe(false);
     expect(verifySessionSignature(publicKey, binding, sig.subarray(0, 63))).toBe(false);
+    expect(verifySessionSignature(publicKey.subarray(0, 31), binding, sig)).toBe(false);
   });
 });

@@ -6,7 +6,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ENCLAVE_KEYS_V1_LENGTH, parseEnclaveSessionKeys, verifySessionSignature } from "../../../src/domain/attestation/index.js";
-import { ed25519PublicKeyFromRaw } from "../../../src/domain/crypto/ed25519.js";
 import { sealSecret } from "../../../src/domain/crypto/secret-box.js";
 import { enclaveKeysFrom, generateEnclaveKeys } from "../../../src/services/confidential-workflows/enclave-keys.js";
 
@@ -62,8 +61,8 @@ describe("enclave keys", () => {
     expect(hex(parsed!.encryptionPublicKey)).toBe(hex(keys.encryptionPublicKey));
     const binding = new Uint8Array(32).fill(9);
     const signature = keys.signBinding(binding);
-    expect(verifySessionSignature(ed25519PublicKeyFromRaw(keys.sessionPublicKey), binding, signature)).toBe(true);
-    expect(verifySessionSignature(ed25519PublicKeyFromRaw(keys.sessionPublicKey), new Uint8Array(32).fill(8), signature)).toBe(false);
+    expect(verifySessionSignature(keys.sessionPublicKey, binding, signature)).toBe(true);
+    expect(verifySessionSignature(keys.sessionPublicKey, new Uint8Array(32).fill(8), signature)).toBe(false);
   });
 
   it("expose no private key material", () => {

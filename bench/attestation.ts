@@ -2,8 +2,13 @@
  * Attestation benchmark (issue 4): `npx tsx bench/attestation.ts [--runs N]`.
  *
  * Cases, each reported as median/min/max per operation over repeated runs:
- *   full_real        full verification of the real AWS document (5-certificate chain), cold verifier
- *   full_generated   full verification of a dev document with an AWS-shaped chain (root + 3 CAs + leaf)
+ *   full_real        full verification of the real AWS document (5-certificate chain), cold verifier,
+ *                    on the event loop (verifyDocument: what `ccr attestation verify` and the gateway's
+ *                    edge check run)
+ *   full_generated   the same for a dev document with an AWS-shaped chain (root + 3 CAs + leaf)
+ *   full_real_async, full_generated_async  the same through verifyDocumentAsync, what a relay node
+ *                    runs: the five P-384 signatures checked in parallel on libuv's thread pool. Wall
+ *                    time is the latency a request sees; "cpu" counts every thread's time.
  *   full_new_enclave a new enclave's first document, its CA certificates already verified (AWS's
  *                    regional/zonal/instance CAs are shared): parse + leaf link + COSE signature
  *   new_doc_chain_cached  a new document from an enclave whose chain is already verified
@@ -11,7 +16,8 @@
  *   cached           verifyDocument on an already verified document (SHA-256 + lookup + time checks)
  *   per_request_binding   checkRequest, mode (a), document cached: + 32-byte compare + replay record
  *   per_request_session   checkRequest, mode (b), document cached: + one ed25519 verify + replay record
- *   baseline_*       bare node:crypto ed25519 and P-384 verifications and a SHA-256 of the document, in
+ *   baseline_*       bare ed25519 verifications (node:crypto/OpenSSL and libsodium, which ccr uses), a
+ *                    bare P-384 verification and a SHA-256 of the document, in
  *                    the same run, so figures from a loaded or different machine can be compared
  * Targets (issue 4): full ≤ 4 ms; amortized per-request cost with the cache ≤ 0.1 ms.
  *
@@ -22,6 +28,7 @@ import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { ManualClock } from "../src/domain/clock.js";
+import { ed25519Verify } from "../src/domain/crypto/ed25519.js";
 import {
   DevAttestationProducer,
   createAttestationPolicy,
@@ -63,6 +70,25 @@ function measure(batch: number, prepare: (run: number) => (i: number) => void): 
     const cpuStart = process.cpuUsage();
     const start = process.hrtime.bigint();
     for (let i = 0; i < batch; i++) op(i);
+    const wallMs = Number(process.hrtime.bigint() - start) / 1e6 / batch;
+    const used = process.cpuUsage(cpuStart);
+    if (run >= 0) {
+      wall.push(wallMs);
+      cpu.push((used.user + used.system) / 1000 / batch);
+    }
+  }
+  return { ...summarize(wall), cpu: summarize(cpu) };
+}
+
+/** `measure` for an async operation, awaited one at a time (latency, not throughput). */
+async function measureAsync(batch: number, prepare: (run: number) => (i: number) => Promise<void>): Promise<Stats> {
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let run = -1; run < RUNS; run++) {
+    const op = prepare(run);
+    const cpuStart = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < batch; i++) await op(i);
     const wallMs = Number(process.hrtime.bigint() - start) / 1e6 / batch;
     const used = process.cpuUsage(cpuStart);
     if (run >= 0) {
@@ -128,6 +154,16 @@ const generatedDoc = producer.attestSync({ userData: randomBytes(32) });
 results.full_generated = measure(FULL_BATCH, () => {
   const verifiers = Array.from({ length: FULL_BATCH }, newVerifier);
   return (i) => expectOk((verifiers[i] as AttestationVerifier).verifyDocument(generatedDoc).kind, "generated document");
+});
+
+results.full_real_async = await measureAsync(FULL_BATCH, () => {
+  const verifiers = Array.from({ length: FULL_BATCH }, () => createAttestationVerifier({ policy: realPolicy, clock: realClock }));
+  return async (i) => expectOk((await (verifiers[i] as AttestationVerifier).verifyDocumentAsync(realDoc)).kind, "real document (async)");
+});
+
+results.full_generated_async = await measureAsync(FULL_BATCH, () => {
+  const verifiers = Array.from({ length: FULL_BATCH }, newVerifier);
+  return async (i) => expectOk((await (verifiers[i] as AttestationVerifier).verifyDocumentAsync(generatedDoc)).kind, "generated document (async)");
 });
 
 {
@@ -215,6 +251,9 @@ results.full_generated = measure(FULL_BATCH, () => {
   results.baseline_ed25519_verify = measure(REQUEST_BATCH, () => () => {
     verify(null, message, session.publicKey, edSig);
   });
+  results.baseline_ed25519_verify_libsodium = measure(REQUEST_BATCH, () => () => {
+    ed25519Verify(sessionRaw, message, edSig);
+  });
   const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
   const p384Sig = sign("sha384", message, { key: p384.privateKey, dsaEncoding: "ieee-p1363" });
   results.baseline_p384_verify = measure(FULL_BATCH * 5, () => () => {
@@ -226,6 +265,14 @@ results.full_generated = measure(FULL_BATCH, () => {
 }
 
 const targets = { full_ms: 4, per_request_cached_ms: 0.1 };
+// Which case each target is judged on, and the verdict, so a reader needs no arithmetic.
+const verdicts = {
+  full_ms: { cases: ["full_real_async", "full_generated_async"], met: Math.max(results.full_real_async!.median, results.full_generated_async!.median) <= targets.full_ms },
+  per_request_cached_ms: {
+    cases: ["per_request_binding", "per_request_session"],
+    met: Math.max(results.per_request_binding!.median, results.per_request_session!.median) <= targets.per_request_cached_ms,
+  },
+};
 const load = loadavg().map((x) => Number(x.toFixed(2)));
 console.log(`attestation benchmark: ${RUNS} runs, ms per operation, node ${process.version}, load ${load.join(" ")}`);
 console.log(`  ${"case".padEnd(24)} ${"wall median".padStart(11)} ${"min".padStart(9)} ${"max".padStart(9)}   ${"cpu median".padStart(10)}`);
@@ -234,7 +281,9 @@ for (const [name, s] of Object.entries(results)) {
   console.log(`  ${name.padEnd(24)} ${f(s.median, 11)} ${f(s.min, 9)} ${f(s.max, 9)}   ${f(s.cpu.median, 10)}`);
 }
 console.log(
-  `  targets: full ≤ ${targets.full_ms} ms (full_real, full_generated); per request with cache ≤ ${targets.per_request_cached_ms} ms` +
-    " (per_request_binding, per_request_session)",
+  `  targets: full ≤ ${targets.full_ms} ms (${verdicts.full_ms.cases.join(", ")}, as a relay node runs it): ${verdicts.full_ms.met ? "met" : "MISSED"};` +
+    ` per request with cache ≤ ${targets.per_request_cached_ms} ms (${verdicts.per_request_cached_ms.cases.join(", ")}): ${verdicts.per_request_cached_ms.met ? "met" : "MISSED"}`,
 );
-console.log(JSON.stringify({ bench: "attestation", unit: "ms/op", runs: RUNS, node: process.version, loadavg: load, targets, ...results }));
+console.log(
+  JSON.stringify({ bench: "attestation", unit: "ms/op", runs: RUNS, node: process.version, loadavg: load, targets, verdicts, ...results }),
+);

@@ -13,6 +13,30 @@ import { NITRO_LIMITS } from "./nitro-document.js";
  */
 export const AWS_NITRO_ROOT_G1_SHA256 = "641A0321A3E244EFE456463195D606317ED7CDCC3C1756E09893F3C68F79BB5B";
 
+/**
+ * Root-G1 itself (public: AWS publishes it, and every Nitro document carries it as `cabundle[0]`).
+ * Its bytes are here only so verifiers can parse it once at start instead of on their first
+ * document; trust still comes from the fingerprint above, which these bytes must hash to
+ * (test/unit/attestation/policy.test.ts).
+ */
+export const AWS_NITRO_ROOT_G1_PEM = `-----BEGIN CERTIFICATE-----
+MIICETCCAZagAwIBAgIRAPkxdWgbkK/hHUbMtOTn+FYwCgYIKoZIzj0EAwMwSTEL
+MAkGA1UEBhMCVVMxDzANBgNVBAoMBkFtYXpvbjEMMAoGA1UECwwDQVdTMRswGQYD
+VQQDDBJhd3Mubml0cm8tZW5jbGF2ZXMwHhcNMTkxMDI4MTMyODA1WhcNNDkxMDI4
+MTQyODA1WjBJMQswCQYDVQQGEwJVUzEPMA0GA1UECgwGQW1hem9uMQwwCgYDVQQL
+DANBV1MxGzAZBgNVBAMMEmF3cy5uaXRyby1lbmNsYXZlczB2MBAGByqGSM49AgEG
+BSuBBAAiA2IABPwCVOumCMHzaHDimtqQvkY4MpJzbolL//Zy2YlES1BR5TSksfbb
+48C8WBoyt7F2Bw7eEtaaP+ohG2bnUs990d0JX28TcPQXCEPZ3BABIeTPYwEoCWZE
+h8l5YoQwTcU/9KNCMEAwDwYDVR0TAQH/BAUwAwEB/zAdBgNVHQ4EFgQUkCW1DdkF
+R+eWw5b6cp3PmanfS5YwDgYDVR0PAQH/BAQDAgGGMAoGCCqGSM49BAMDA2kAMGYC
+MQCjfy+Rocm9Xue4YnwWmNJVA44fA0P5W2OpYow9OYCVRaEevL8uO1XYru5xtMPW
+rfMCMQCi85sWBbJwKKXdS6BptQFuZbT73o/gBh1qUxl/nNr12UO8Yfwr6wPLb+6N
+IwLz3/Y=
+-----END CERTIFICATE-----
+`;
+
+const AWS_NITRO_ROOT_G1_DER = new Uint8Array(new X509Certificate(AWS_NITRO_ROOT_G1_PEM).raw);
+
 /** Issue 4 / upstream CL112-10: five minutes. */
 export const DEFAULT_MAX_ATTESTATION_AGE_MS = 300_000;
 
@@ -66,6 +90,11 @@ export interface AttestationPolicy {
   readonly acceptDebugPcrs: boolean;
   /** Uppercase hex SHA-256 fingerprints; Root-G1 always, dev roots only in dev mode. */
   readonly trustedRootFingerprints: readonly string[];
+  /**
+   * The DER of every trusted root whose bytes are known (Root-G1, and dev roots given as DER or
+   * PEM rather than as a fingerprint), for verifiers to parse once up front.
+   */
+  readonly trustedRootCertificates: readonly Uint8Array[];
   readonly maxAttestationAgeMs: number;
   readonly maxClockSkewMs: number;
 }
@@ -122,13 +151,19 @@ export function createAttestationPolicy(options: AttestationPolicyOptions): Atte
     invalid("devRoots are accepted only when devMode is true");
   }
   const roots = new Set<string>([AWS_NITRO_ROOT_G1_SHA256]);
-  devRoots.forEach((root, i) => roots.add(rootFingerprint(root, `devRoots[${i}]`)));
+  const rootCertificates: Uint8Array[] = [AWS_NITRO_ROOT_G1_DER];
+  devRoots.forEach((root, i) => {
+    const { fingerprint, der } = rootFingerprint(root, `devRoots[${i}]`);
+    if (!roots.has(fingerprint) && der !== null) rootCertificates.push(der);
+    roots.add(fingerprint);
+  });
 
   const policy: AttestationPolicy = Object.freeze({
     pcrAllowlist,
     devMode,
     acceptDebugPcrs,
     trustedRootFingerprints: Object.freeze([...roots]),
+    trustedRootCertificates: Object.freeze(rootCertificates),
     maxAttestationAgeMs,
     maxClockSkewMs,
   });
@@ -159,13 +194,13 @@ function isZeroHex(hex: string): boolean {
 
 const FINGERPRINT = /^(?:[0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$/;
 
-function rootFingerprint(root: Uint8Array | string, what: string): string {
+function rootFingerprint(root: Uint8Array | string, what: string): { fingerprint: string; der: Uint8Array | null } {
   if (typeof root === "string") {
     const text = root.trim();
-    if (FINGERPRINT.test(text)) return text.replaceAll(":", "").toUpperCase();
+    if (FINGERPRINT.test(text)) return { fingerprint: text.replaceAll(":", "").toUpperCase(), der: null };
     if (text.startsWith("-----BEGIN CERTIFICATE-----")) {
       try {
-        return sha256FingerprintHex(new X509Certificate(text).raw);
+        return derRoot(new Uint8Array(new X509Certificate(text).raw));
       } catch {
         invalid(`${what} is not a valid PEM certificate`);
       }
@@ -174,12 +209,16 @@ function rootFingerprint(root: Uint8Array | string, what: string): string {
   }
   if (root instanceof Uint8Array) {
     try {
-      return sha256FingerprintHex(new X509Certificate(root).raw);
+      return derRoot(new Uint8Array(new X509Certificate(root).raw));
     } catch {
       invalid(`${what} is not a valid DER certificate`);
     }
   }
   invalid(`${what} must be a PEM certificate, DER bytes or a SHA-256 fingerprint`);
+}
+
+function derRoot(der: Uint8Array): { fingerprint: string; der: Uint8Array } {
+  return { fingerprint: sha256FingerprintHex(der), der };
 }
 
 export type PcrRejection = { readonly code: "debug_pcrs" | "pcr_not_allowed"; readonly pcr: 0 | 1 | 2 | null };

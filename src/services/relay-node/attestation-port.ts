@@ -22,14 +22,16 @@ const MISSING: AttestationCheck = Object.freeze({
 export function attestationPortFromVerifier(verifier: AttestationVerifier): AttestationPort {
   return {
     devMode: verifier.policy.devMode,
-    verify(input: AttestationCheckInput): AttestationCheck {
+    async verify(input: AttestationCheckInput): Promise<AttestationCheck> {
       const attestation = input.attestation;
       if (attestation === undefined || attestation.document.length === 0) return MISSING;
       const requestTimestampMs = Number(input.requestTimestampMs);
+      // The async check: a new document's P-384 signatures run on the thread pool, in parallel,
+      // while the event loop keeps serving other requests; a cached document needs no thread.
       const verdict =
         attestation.sessionSignature.length === 0
-          ? verifier.checkRequest(attestation.document, { mode: "user_data", bindingHash: input.bindingHash, requestTimestampMs })
-          : verifier.checkRequest(attestation.document, {
+          ? await verifier.checkRequestAsync(attestation.document, { mode: "user_data", bindingHash: input.bindingHash, requestTimestampMs })
+          : await verifier.checkRequestAsync(attestation.document, {
               mode: "session_signature",
               bindingHash: input.bindingHash,
               requestTimestampMs,

@@ -6,6 +6,7 @@ import {
   createAttestationPolicy,
 } from "../../../src/domain/attestation/index.js";
 import { checkPcrs } from "../../../src/domain/attestation/policy.js";
+import { sha256FingerprintHex } from "../../../src/domain/attestation/x509-chain.js";
 import { PCR0, PCR1, PCR2, hex, makePki } from "./fixtures.js";
 
 const set = { pcr0: hex(PCR0), pcr1: hex(PCR1), pcr2: hex(PCR2) };
@@ -18,9 +19,12 @@ describe("createAttestationPolicy", () => {
       devMode: false,
       acceptDebugPcrs: false,
       trustedRootFingerprints: [AWS_NITRO_ROOT_G1_SHA256],
+      trustedRootCertificates: [expect.any(Uint8Array)],
       maxAttestationAgeMs: DEFAULT_MAX_ATTESTATION_AGE_MS,
       maxClockSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS,
     });
+    // The bundled Root-G1 bytes are exactly the pinned certificate.
+    expect(sha256FingerprintHex(p.trustedRootCertificates[0]!)).toBe(AWS_NITRO_ROOT_G1_SHA256);
     expect(DEFAULT_MAX_ATTESTATION_AGE_MS).toBe(300_000);
     expect(Object.isFrozen(p)).toBe(true);
     expect(Object.isFrozen(p.pcrAllowlist)).toBe(true);
@@ -58,6 +62,9 @@ describe("createAttestationPolicy", () => {
     for (const given of [root.certificateDer, root.certificatePem, colonFingerprint]) {
       const p = createAttestationPolicy({ allowedPcrSets: "unchecked", devMode: true, devRoots: [given] });
       expect(p.trustedRootFingerprints).toEqual([AWS_NITRO_ROOT_G1_SHA256, root.fingerprintSha256]);
+      // Bytes are kept for parsing up front when given; a fingerprint alone has none.
+      const ders = p.trustedRootCertificates.map(sha256FingerprintHex);
+      expect(ders).toEqual(given === colonFingerprint ? [AWS_NITRO_ROOT_G1_SHA256] : [AWS_NITRO_ROOT_G1_SHA256, root.fingerprintSha256]);
     }
   });
 });

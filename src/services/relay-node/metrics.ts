@@ -125,7 +125,8 @@ export class RelayNodeMetrics {
     this.gatewayConnected.labels(gatewayId).set(connected ? 1 : 0);
   }
 
+  /** Called twice per request (taken, answered): through the cached child, like `request`. */
   setInFlight(gatewayId: string, count: number): void {
-    this.inFlight.labels(gatewayId).set(count);
+    this.child(this.inFlight, gatewayId, [gatewayId]).set(count);
   }
 }

@@ -41,7 +41,13 @@ export interface RelayNodeOptions {
   readonly capabilityUrl?: string;
   /** Upper bound on one request's work, whatever the gateway's `timeout_ms`; default 30 s. */
   readonly maxRequestTimeoutMs?: number;
-  /** Requests in flight per gateway stream before answering ResourceExhausted; default 256. */
+  /**
+   * Requests in flight per gateway stream before answering ResourceExhausted; default 10 000, the
+   * gateway's own `maxInFlight` default: every request the gateway admits is fanned out to every
+   * node, so a smaller node limit would refuse what the gateway accepted and make the DON's capacity
+   * the node's, not the gateway's. The bound keeps memory per gateway finite
+   * (`npm run bench:relay-node-memory` measures a node at 10 000 in flight).
+   */
   readonly maxInFlightPerGateway?: number;
   /** Time allowed from dialing to HandshakeAccepted; default 10 s. */
   readonly handshakeTimeoutMs?: number;
@@ -75,7 +81,7 @@ export interface RelayNodeConfig {
 export const RELAY_NODE_DEFAULTS = Object.freeze({
   authorizationThreshold: 1,
   maxRequestTimeoutMs: 30_000,
-  maxInFlightPerGateway: 256,
+  maxInFlightPerGateway: 10_000,
   handshakeTimeoutMs: 10_000,
   handshakeClockToleranceMs: 30_000,
   defaultHeartbeatIntervalMs: 10_000,

@@ -17,21 +17,24 @@
  * replay cache, a bug) is a NodeFailure: unsigned and without detail, because it is not a claim about
  * the request and must never count toward a quorum (one node's outage is not the DON's answer).
  */
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import {
   RelayErrorSchema,
   SignedAnswerSchema,
   sdk,
   type Capability,
+  type CapabilityExecuteRequestSchema,
   type SignedAnswer,
   type Vault,
+  type VaultGetSecretsRequest,
 } from "../../contract/index.js";
 import {
   answerSignaturePayload,
   relayBindingHash,
   relayMethodOf,
   relayResultHash,
+  type RelayMethodName,
   type RelayParams,
   type RelayResult,
 } from "../../contract/relay-hash.js";
@@ -42,8 +45,8 @@ import type { Ed25519Signer } from "../../domain/crypto/ed25519.js";
 import { Code, ConnectError } from "../../domain/errors.js";
 import {
   validateRelayParams,
+  type NormalizedSecretId,
   type ValidCapabilityParams,
-  type ValidSecretsParams,
 } from "../../domain/relay-params/validation.js";
 import type { RelayNodeMetrics } from "./metrics.js";
 import type { RelayNodeConfig } from "./options.js";
@@ -86,6 +89,26 @@ function aborted(signal: AbortSignal): RelayOutcome {
   return { kind: "aborted", timedOut: signal.reason instanceof RequestDeadlineExceeded };
 }
 
+/** The Capability.Execute request: plain values and a copied payload (see `RelayHandler.handle`). */
+type CapabilityCall = MessageInitShape<typeof CapabilityExecuteRequestSchema> & { readonly capabilityId: string };
+
+function capabilityCall(params: ValidCapabilityParams, sdkRequest: sdk.CapabilityRequest): CapabilityCall {
+  return {
+    // The relay's capability_id is authoritative (upstream uses params.capability_id, not the SDK
+    // request's id); it is what the binding hash and the enclave's request name.
+    capabilityId: params.request.capabilityId,
+    method: sdkRequest.method,
+    // A copy: the decoded payload views the stream's receive buffer.
+    payload: sdkRequest.payload.slice(),
+    metadata: {
+      workflowId: params.request.workflowId,
+      owner: params.owner,
+      executionId: params.request.executionId,
+      referenceId: params.referenceId,
+    },
+  };
+}
+
 function bounded(message: string): string {
   return message.length <= MAX_CAPABILITY_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_CAPABILITY_MESSAGE_LENGTH - 2)}..`;
 }
@@ -100,17 +123,30 @@ export class RelayHandler {
     });
   }
 
-  /** Decides and answers one request; never throws. `signal` aborts the Vault/Capability call. */
-  async handle(params: RelayParams, signal: AbortSignal): Promise<RelayOutcome> {
+  /**
+   * Decides and answers one request; never throws. `signal` aborts the Vault/Capability call.
+   *
+   * Not itself async, and the checks return the dependency call's promise instead of awaiting it:
+   * a suspended async frame keeps its arguments alive, and `params` views the gateway stream's
+   * receive buffer (protobuf bytes fields are subarrays of it), so a frame parked on a slow
+   * Vault/Capability call would pin the whole request (attestation document included) for as long
+   * as the call is pending. Only the small, copied call data and the binding hash stay in flight.
+   */
+  handle(params: RelayParams, signal: AbortSignal): Promise<RelayOutcome> {
     const started = performance.now();
+    const method = relayMethodOf(params);
+    return this.settle(this.run(params, signal), method, started);
+  }
+
+  private async settle(pending: Promise<RelayOutcome>, method: RelayMethodName, started: number): Promise<RelayOutcome> {
     let outcome: RelayOutcome;
     try {
-      outcome = await this.run(params, signal);
+      outcome = await pending;
     } catch (err) {
-      this.deps.logger.error({ err, method: relayMethodOf(params) }, "relay request failed unexpectedly");
+      this.deps.logger.error({ err, method }, "relay request failed unexpectedly");
       outcome = { kind: "failure", code: Code.Internal, message: "internal error" };
     }
-    this.record(params, outcome, (performance.now() - started) / 1000);
+    this.record(method, outcome, (performance.now() - started) / 1000);
     return outcome;
   }
 
@@ -133,13 +169,17 @@ export class RelayHandler {
     const don = checkEnclaveConfig(valid.enclaveConfig, this.deps.config.don);
     if (don.kind === "mismatch") return this.reject(bindingHash, Code.PermissionDenied, don.reason);
 
-    const attestation = await this.deps.attestation.verify({
+    const attestationInput = {
       attestation: valid.request.attestation,
       bindingHash,
       requestTimestampMs: valid.request.timestampMs,
       nowMs: this.deps.clock.nowMs(),
       enclavePublicKey: valid.kind === "secrets" ? valid.request.enclavePublicKey : undefined,
-    });
+    };
+    const checked = this.deps.attestation.verify(attestationInput);
+    // The production verifier answers synchronously; awaiting only a real promise saves a microtask
+    // turn per request.
+    const attestation = checked instanceof Promise ? await checked : checked;
     this.deps.metrics.attestation(attestation.kind === "ok" ? "ok" : attestation.code, attestation.cache);
     if (signal.aborted) return aborted(signal);
     if (attestation.kind === "rejected") {
@@ -154,13 +194,19 @@ export class RelayHandler {
     });
     if (auth.kind === "denied") return this.reject(bindingHash, Code.PermissionDenied, auth.reason);
 
-    return valid.kind === "secrets"
-      ? this.getSecrets(valid, bindingHash, signal)
-      : this.executeCapability(valid, sdkRequest!, bindingHash, signal);
+    // Returned, not awaited (see `handle`): this frame ends here.
+    if (valid.kind === "secrets") {
+      return this.getSecrets(valid.secrets, buildVaultGetSecretsRequest(valid, this.deps.signer, this.deps.clock.nowMs()), bindingHash, signal);
+    }
+    return this.executeCapability(capabilityCall(valid, sdkRequest!), bindingHash, signal);
   }
 
-  private async getSecrets(params: ValidSecretsParams, bindingHash: Uint8Array, signal: AbortSignal): Promise<RelayOutcome> {
-    const request = buildVaultGetSecretsRequest(params, this.deps.signer, this.deps.clock.nowMs());
+  private async getSecrets(
+    secrets: readonly NormalizedSecretId[],
+    request: VaultGetSecretsRequest,
+    bindingHash: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<RelayOutcome> {
     let response;
     try {
       response = await this.deps.vault.getSecrets(request, { signal });
@@ -176,7 +222,7 @@ export class RelayHandler {
       return this.dependencyFailure("vault", err);
     }
     if (signal.aborted) return aborted(signal);
-    const translated = translateVaultResponse(params.secrets, response);
+    const translated = translateVaultResponse(secrets, response);
     if (translated.kind === "malformed") {
       this.deps.logger.error({ reason: translated.reason }, "vault answer malformed");
       return { kind: "failure", code: Code.Internal, message: "internal error" };
@@ -184,37 +230,17 @@ export class RelayHandler {
     return this.sign(bindingHash, { case: "secrets", value: translated.result });
   }
 
-  private async executeCapability(
-    params: ValidCapabilityParams,
-    sdkRequest: sdk.CapabilityRequest,
-    bindingHash: Uint8Array,
-    signal: AbortSignal,
-  ): Promise<RelayOutcome> {
+  private async executeCapability(call: CapabilityCall, bindingHash: Uint8Array, signal: AbortSignal): Promise<RelayOutcome> {
     let response;
     try {
-      response = await this.deps.capability.execute(
-        {
-          // The relay's capability_id is authoritative (upstream uses params.capability_id, not the
-          // SDK request's id); it is what the binding hash and the enclave's request name.
-          capabilityId: params.request.capabilityId,
-          method: sdkRequest.method,
-          payload: sdkRequest.payload,
-          metadata: {
-            workflowId: params.request.workflowId,
-            owner: params.owner,
-            executionId: params.request.executionId,
-            referenceId: params.referenceId,
-          },
-        },
-        { signal },
-      );
+      response = await this.deps.capability.execute(call, { signal });
     } catch (err) {
       if (signal.aborted) return aborted(signal);
       // The registry is shared by the DON, so "no such capability" and "bad input" are the same
       // answer on every honest node: signed, like upstream's user errors.
       const error = ConnectError.from(err);
       if (error.code === Code.NotFound) {
-        return this.reject(bindingHash, Code.NotFound, `capability not found: ${params.request.capabilityId}`);
+        return this.reject(bindingHash, Code.NotFound, `capability not found: ${call.capabilityId}`);
       }
       if (error.code === Code.InvalidArgument) {
         return this.reject(bindingHash, Code.InvalidArgument, `capability rejected the input: ${bounded(error.rawMessage)}`);
@@ -243,8 +269,7 @@ export class RelayHandler {
     return { kind: "signed", answer: create(SignedAnswerSchema, { result, resultHash, signature }) };
   }
 
-  private record(params: RelayParams, outcome: RelayOutcome, seconds: number): void {
-    const method = relayMethodOf(params);
+  private record(method: RelayMethodName, outcome: RelayOutcome, seconds: number): void {
     const metrics = this.deps.metrics;
     switch (outcome.kind) {
       case "signed": {

@@ -23,7 +23,9 @@ export function buildVaultGetSecretsRequest(
     workflowId: params.request.workflowId,
     executionId: params.request.executionId,
     secrets: params.secrets.map((s) => ({ key: s.key, namespace: s.namespace })),
-    enclavePublicKey: params.request.enclavePublicKey,
+    // A copy: the decoded key views the gateway stream's receive buffer, which the pending Vault
+    // call would otherwise keep alive (relay-handler.ts, `handle`).
+    enclavePublicKey: params.request.enclavePublicKey.slice(),
     nodePublicKey: signer.publicKey,
     timestampMs: BigInt(nowMs),
   });

@@ -1,21 +1,24 @@
 /**
  * Gateway relay benchmark (issue 3):
  *   npx tsx bench/gateway.ts [--runs 3] [--seconds 2] [--concurrency 64] [--skip-throughput] [--skip-rss]
+ *                            [--memory grpc,runtime,jsonrpc] [--loader esm|cjs] [--semi-space-mb N]
  *
- * Shape, as deployed: the gateway runs in its own process (a child of this one) on the real one-port
- * runtime (src/transport); this process holds the enclave client and N in-process fake relay nodes
- * (test/support/fake-nodes.ts) that dial the gateway over real HTTP/2 sockets (one connection each,
- * gRPC) and sign every request at once.
+ * Shape, as deployed: the gateway runs in its own process (bench/lib/gateway-server.ts, a child of
+ * this one, loading only what a gateway loads; `--loader` picks how it loads TypeScript) on the real
+ * one-port runtime (src/transport), plain gRPC calls and node streams on its lean paths; this process
+ * holds the enclave client and N in-process fake relay nodes (test/support/fake-nodes.ts) that dial
+ * the gateway over real HTTP/2 sockets (one connection each, gRPC) and sign every request at once.
  *
  * Throughput: for N = 4, 7, 16, 31 (F = ⌊(N−1)/3⌋), relay throughput, p50 and p99 beside a bare unary
- * echo (ExecuteCapability answered at once: same request message, same runtime, served by the same
- * child process) in the same run, interleaved; median/min/max over the runs and the relay/echo ratio.
- * Also the gateway process's CPU time per request (process.cpuUsage in the child), which a busy
- * shared machine distorts far less than wall-clock throughput.
+ * echo (ExecuteCapability answered at once: same request message, same runtime and lean path, served
+ * by the same child process) in the same run, interleaved; median/min/max over the runs and the
+ * relay/echo ratio. Also the gateway process's CPU time per request (process.cpuUsage in the child),
+ * which a busy shared machine distorts far less than wall-clock throughput.
  *
- * Memory: the gateway process's RSS with 10 000 requests in flight (N=4, nodes that never answer), and
- * beside it the same runtime holding 10 000 unary calls whose handler never answers (no gateway), so
- * the gateway's own share is visible.
+ * Memory: the gateway process's RSS with 10 000 requests in flight and fanned out (N=4, nodes that
+ * never answer), and beside it the same runtime holding 10 000 unary calls whose handler never
+ * answers (no gateway), so the gateway's own share is visible. Calls that end before the measurement
+ * are counted by error.
  *
  * The last line is one JSON object: {"bench":"gateway",...}.
  * Targets: relay throughput at N=4 ≥ 40% of bare echo; cost per added node roughly linear;
@@ -26,91 +29,42 @@ import * as http2 from "node:http2";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { ExecuteCapabilityRequestSchema, Gateway, type ExecuteCapabilityRequest } from "../src/contract/index.js";
-import { createGateway, deferredGateway, resolveGatewayOptions } from "../src/services/gateway/index.js";
-import { createServer, createServiceClient, createServiceTransport, Http2SessionPool, implement, silentLogger } from "../src/transport/index.js";
+import { createServiceClient, createServiceTransport, Http2SessionPool } from "../src/transport/index.js";
+import {
+  BENCH_DON_ID,
+  BENCH_GATEWAY_ID,
+  BENCH_IN_FLIGHT,
+  SERVER_PROCESS_FLAG,
+  type ServerCommand,
+  type ServerMode,
+  type ServerReply,
+  type ServerStats,
+} from "./lib/gateway-server.js";
 import { startFakeDon, testSigner, type FakeDon, type FakeNodeBehavior } from "../test/support/fake-nodes.js";
 
-const GATEWAY_ID = "bench-gw";
-const DON_ID = "bench-don";
+const GATEWAY_ID = BENCH_GATEWAY_ID;
+const DON_ID = BENCH_DON_ID;
 const SIZES = [4, 7, 16, 31];
-const IN_FLIGHT = 10_000;
+const IN_FLIGHT = BENCH_IN_FLIGHT;
+type Mode = ServerMode;
+type ChildStats = ServerStats;
+type ChildReply = ServerReply;
 
-// ── the server process ────────────────────────────────────────────────────────────────────────────
-
-type Mode = "gateway" | "hang";
-type ChildCommand = { readonly cmd: "stats" };
-interface ChildStats {
-  readonly inFlight: number;
-  readonly rssBytes: number;
-  readonly heapUsedBytes: number;
-  readonly cpuUs: number;
-}
-type ChildReply = { readonly ready: { readonly gatewayUrl: string; readonly echoUrl: string } } | { readonly stats: ChildStats };
-
-async function runServerProcess(mode: Mode, n: number, requestTimeoutMs: number): Promise<void> {
-  let inFlight: () => number;
-  let urls: { gatewayUrl: string; echoUrl: string };
-  if (mode === "hang") {
-    // The runtime alone: unary calls whose handler answers only when the call ends.
-    let pending = 0;
-    const server = createServer({
-      name: "hang",
-      logger: silentLogger(),
-      services: [
-        implement(Gateway, {
-          executeCapability: async (_req, ctx) => {
-            pending++;
-            await new Promise((r) => ctx.signal.addEventListener("abort", r, { once: true }));
-            pending--;
-            return {};
-          },
-        }),
-      ],
-    });
-    const { url } = await server.listen();
-    inFlight = () => pending;
-    urls = { gatewayUrl: url, echoUrl: url };
-  } else {
-    const config = resolveGatewayOptions({
-      gatewayId: GATEWAY_ID,
-      donId: DON_ID,
-      members: Array.from({ length: n }, (_, i) => testSigner(i).publicKey),
-      f: Math.floor((n - 1) / 3),
-      requestTimeoutMs,
-      maxInFlight: 2 * IN_FLIGHT,
-      nodeQueueLimit: 4 * IN_FLIGHT,
-      ingress: { global: { ratePerSec: 1e9, burst: 1e9 }, perSender: { ratePerSec: 1e9, burst: 1e9 } },
-    });
-    // createServer takes its services up front and owns the metrics registry: bind the gateway late.
-    const late = deferredGateway();
-    const server = createServer({
-      name: "gateway",
-      logger: silentLogger(),
-      services: [implement(Gateway, late.service)],
-      httpRoutes: [{ method: "POST", path: "/", handler: late.jsonRpcHandler }],
-    });
-    const gateway = createGateway({ config, registry: server.metrics.registry });
-    late.bind(gateway);
-    const echo = createServer({
-      name: "echo",
-      logger: silentLogger(),
-      services: [implement(Gateway, { executeCapability: (req) => ({ result: { payload: req.payload } }) })],
-    });
-    const [a, b] = await Promise.all([server.listen(), echo.listen()]);
-    inFlight = () => gateway.core.inFlightCount;
-    urls = { gatewayUrl: a.url, echoUrl: b.url };
-  }
-  process.on("message", (m: ChildCommand) => {
-    if (m.cmd !== "stats") return;
-    const mem = process.memoryUsage();
-    const cpu = process.cpuUsage();
-    const stats: ChildStats = { inFlight: inFlight(), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, cpuUs: cpu.user + cpu.system };
-    process.send?.({ stats } satisfies ChildReply);
-  });
-  process.send?.({ ready: urls } satisfies ChildReply);
-}
+/**
+ * How the server process loads TypeScript. "esm": tsx's ESM hooks, as bin/ccr.js runs every process
+ * today; on Node 20 they run on a hooks worker thread with a heap of its own, about 30 MB of RSS.
+ * "cjs": tsx's in-thread CommonJS hooks, a few MB: what a process without that thread would measure
+ * (a build step, or Node ≥ 22.15, where tsx hooks in-thread by itself). Not a drop-in launcher for
+ * ccr: dynamic import() of .ts modules needs the ESM hooks. The server process has no top-level
+ * await and no dynamic import, so it runs under both.
+ */
+type Loader = "esm" | "cjs";
+const LOADER_ENTRY: Record<Loader, { readonly execArgv: readonly string[]; readonly script: string }> = {
+  esm: { execArgv: ["--import", "tsx"], script: "./lib/gateway-server.ts" },
+  cjs: { execArgv: [], script: "./lib/gateway-server.cjs" },
+};
 
 // ── the load side ─────────────────────────────────────────────────────────────────────────────────
 
@@ -126,9 +80,21 @@ process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
 
+function loader(): Loader {
+  const i = process.argv.indexOf("--loader");
+  const value = i >= 0 ? process.argv[i + 1] : "esm";
+  if (value !== "esm" && value !== "cjs") throw new Error(`--loader must be esm or cjs, got ${String(value)}`);
+  return value;
+}
+
 async function startChild(mode: Mode, n: number, requestTimeoutMs: number): Promise<Child> {
-  const proc = fork(fileURLToPath(import.meta.url), ["--server-process", mode, String(n), String(requestTimeoutMs)], {
-    execArgv: ["--import", "tsx"],
+  const members = Array.from({ length: n }, (_, i) => Buffer.from(testSigner(i).publicKey).toString("hex")).join(",");
+  const entry = LOADER_ENTRY[loader()];
+  const semiSpaceMb = arg("semi-space-mb", 0);
+  const proc = fork(fileURLToPath(new URL(entry.script, import.meta.url)), [SERVER_PROCESS_FLAG, mode, members, String(requestTimeoutMs)], {
+    // --semi-space-mb caps V8's young generation (default: V8's own, up to 16 MB per semi-space,
+    // which a busy server grows to and keeps).
+    execArgv: [...entry.execArgv, ...(semiSpaceMb > 0 ? [`--max-semi-space-size=${semiSpaceMb}`] : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   children.add(proc);
@@ -148,7 +114,7 @@ async function startChild(mode: Mode, n: number, requestTimeoutMs: number): Prom
           }
         };
         proc.on("message", on);
-        proc.send({ cmd: "stats" } satisfies ChildCommand);
+        proc.send({ cmd: "stats" } satisfies ServerCommand);
       }),
     async stop() {
       const exited = new Promise((r) => proc.once("exit", r));
@@ -362,7 +328,8 @@ async function holdInFlight(
   payload: Uint8Array,
   via: "grpc" | "jsonrpc" = "grpc",
 ): Promise<{ inFlight: number; rssMb: number; idleRssMb: number; heapMb: number }> {
-  const child = await startChild(mode, 4, 600_000);
+  // The memory run's gateway process serves no echo: it holds what a gateway holds.
+  const child = await startChild(mode === "gateway" ? "gateway-only" : mode, 4, 600_000);
   const dial = mode === "gateway" ? startDon(child.gatewayUrl, 4, "silent") : undefined;
   await dial?.don.ready();
   await new Promise((r) => setTimeout(r, 300));
@@ -375,22 +342,35 @@ async function holdInFlight(
   const sessions = via === "jsonrpc" ? Array.from({ length: connections }, () => http2.connect(child.gatewayUrl)) : [];
   for (const session of sessions) session.on("error", () => undefined);
   const pending: Promise<unknown>[] = [];
+  // Calls that ended before the measurement, by error: a call that drops out says why.
+  const early = new Map<string, number>();
+  let measuring = true;
+  const noteEnd = (e: unknown): void => {
+    if (!measuring) return;
+    const what = e instanceof ConnectError ? `${Code[e.code]}: ${e.rawMessage}` : String(e);
+    early.set(what, (early.get(what) ?? 0) + 1);
+  };
   for (let i = 0; i < IN_FLIGHT; i++) {
     pending.push(
       via === "jsonrpc"
         ? jsonRpcCall(sessions[i % sessions.length] as http2.ClientHttp2Session, i, payload)
-        : (clients[i % clients.length] as Client<typeof Gateway>).executeCapability(request(payload)).catch(() => undefined),
+        : (clients[i % clients.length] as Client<typeof Gateway>).executeCapability(request(payload)).then(() => noteEnd("answered"), noteEnd),
     );
     if (i % 500 === 499) await new Promise((r) => setImmediate(r));
   }
   const deadline = performance.now() + 120_000;
   let s = await child.stats();
-  while (s.inFlight < IN_FLIGHT && performance.now() < deadline) {
+  // Steady state: every request in flight and fanned out (the nodes, in this busy process, read
+  // their streams late; a backlog still queued at the gateway is not what "in flight" means here).
+  while ((s.inFlight < IN_FLIGHT || s.queuedToNodes > 0) && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, 200));
     s = await child.stats();
   }
   await new Promise((r) => setTimeout(r, 500));
   s = await child.stats();
+  measuring = false;
+  if (s.queuedToNodes > 0) console.log(`  ${mode}/${via}: ${s.queuedToNodes} fan-out messages still queued towards the nodes at the measurement`);
+  if (early.size > 0) console.log(`  ${mode}/${via}: calls ended before the measurement: ${[...early].map(([k, v]) => `${v}× ${k}`).join("; ")}`);
   await child.stop();
   for (const p of clientPools) p.closeAll();
   for (const session of sessions) session.destroy();
@@ -408,6 +388,11 @@ async function runBench(): Promise<void> {
   const concurrency = arg("concurrency", 64);
   const payload = new TextEncoder().encode("x".repeat(256));
 
+  const server = { loader: loader(), semiSpaceMb: arg("semi-space-mb", 0) };
+  console.log(
+    `server process: tsx ${server.loader === "esm" ? "ESM hooks (worker thread)" : "CommonJS hooks (in-thread)"}, ` +
+      `young generation ${server.semiSpaceMb > 0 ? `capped at ${server.semiSpaceMb} MB per semi-space` : "V8 default"}`,
+  );
   const results = process.argv.includes("--skip-throughput") ? [] : await throughput(runs, seconds, concurrency, payload);
   let perNode: ReturnType<typeof fit> | undefined;
   if (results.length > 1) {
@@ -423,9 +408,13 @@ async function runBench(): Promise<void> {
 
   let memory: Record<string, unknown> | undefined;
   if (!process.argv.includes("--skip-rss")) {
-    const gw = await holdInFlight("gateway", payload);
-    const bare = await holdInFlight("hang", payload);
-    const viaJson = await holdInFlight("gateway", payload, "jsonrpc");
+    // --memory picks runs (default all three); a run left out reports zeros.
+    const i = process.argv.indexOf("--memory");
+    const picked = new Set((i >= 0 ? (process.argv[i + 1] ?? "") : "grpc,runtime,jsonrpc").split(","));
+    const none = { inFlight: 0, rssMb: 0, idleRssMb: 0, heapMb: 0 };
+    const gw = picked.has("grpc") ? await holdInFlight("gateway", payload) : none;
+    const bare = picked.has("runtime") ? await holdInFlight("hang", payload) : none;
+    const viaJson = picked.has("jsonrpc") ? await holdInFlight("gateway", payload, "jsonrpc") : none;
     const ownKb = ((gw.rssMb - gw.idleRssMb - (bare.rssMb - bare.idleRssMb)) * 1024) / IN_FLIGHT;
     console.log(
       `RSS with ${gw.inFlight} gRPC requests in flight (N=4): gateway ${fmt(gw.rssMb, 1)} MB (idle ${fmt(gw.idleRssMb, 1)} MB, heap ${fmt(gw.heapMb, 1)} MB)\n` +
@@ -443,6 +432,7 @@ async function runBench(): Promise<void> {
     secondsPerRun: seconds,
     concurrency,
     payloadBytes: payload.length,
+    server,
     results,
     perNodeGatewayCpu: perNode,
     inFlight: memory,
@@ -459,14 +449,10 @@ async function runBench(): Promise<void> {
   console.log(JSON.stringify(summary));
 }
 
-if (process.argv[2] === "--server-process") {
-  await runServerProcess(process.argv[3] as Mode, Number(process.argv[4]), Number(process.argv[5]));
-} else {
-  try {
-    await runBench();
-  } catch (e) {
-    console.error(e);
-    process.exit(1);
-  }
-  process.exit(0);
+try {
+  await runBench();
+} catch (e) {
+  console.error(e);
+  process.exit(1);
 }
+process.exit(0);

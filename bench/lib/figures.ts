@@ -225,6 +225,24 @@ export function e2eRelayFigures(jsons: readonly Json[]): BenchSection {
   };
 }
 
+/**
+ * How the gateway benchmark's server process was run (bench/gateway.ts --loader, --semi-space-mb), once
+ * per distinct setting; runs from before those options say nothing.
+ */
+function serverNotes(jsons: readonly Json[]): string[] {
+  const seen = new Set<string>();
+  for (const x of jsons) {
+    if (at(x, "server") === undefined) continue;
+    const loader =
+      at(x, "server.loader") === "cjs"
+        ? "tsx's in-thread CommonJS hooks (no hooks worker thread, as a build step would give)"
+        : "tsx's ESM hooks on a worker thread, as bin/ccr.js";
+    const semi = num(x, "server.semiSpaceMb");
+    seen.add(`Server process: ${loader}; V8 young generation ${semi > 0 ? `capped at ${semi} MB per semi-space` : "at V8's default"}.`);
+  }
+  return [...seen];
+}
+
 /** The in-flight count the gateway benchmark's memory part aims for (issue 3). */
 const GATEWAY_IN_FLIGHT = 10_000;
 
@@ -302,13 +320,15 @@ export function gatewayFigures(jsons: readonly Json[]): BenchSection {
     name: "gateway",
     title: "The gateway alone",
     what:
-      "The gateway in its own process on the real server runtime; N in-process fake relay nodes that sign at once dial it over real " +
-      "HTTP/2 sockets. Closed loop at a fixed concurrency, relay and a bare unary echo (same request message, same runtime, same child " +
-      "process) interleaved in every run; the ratio is per run. Memory: the gateway process's RSS with 10 000 requests in flight, beside " +
-      "the runtime alone holding as many unanswered unary calls (one run per invocation).",
+      "The gateway in its own process on the real server runtime (plain gRPC calls and node streams on its lean paths, src/transport/lean-*.ts); " +
+      "N in-process fake relay nodes that sign at once dial it over real HTTP/2 sockets. Closed loop at a fixed concurrency, relay and a " +
+      "bare unary echo (same request message, same runtime and lean path, same child process) interleaved in every run; the ratio is per " +
+      "run. Memory: the gateway process's RSS with 10 000 requests in flight and fanned out to the nodes, beside the runtime alone " +
+      "holding as many unanswered unary calls (one run per invocation).",
     figures,
     notes: [
       `${runs} runs × ${num(j, "secondsPerRun")} s per side, ${num(j, "concurrency")} calls in flight.`,
+      ...serverNotes([...withResults, ...memoryRuns]),
       ...(withMemory.length > 0 ? [`Memory: ${withMemory.length} runs.`] : []),
       ...(shortRuns.length > 0
         ? [

@@ -44,7 +44,7 @@ export class InflightCalls {
 }
 
 /** The one error mapping: what goes on the wire for anything a handler throws. */
-export function toWireError(error: unknown, signal?: AbortSignal): ConnectError {
+export function toWireError(error: unknown, signal?: Pick<AbortSignal, "aborted" | "reason">): ConnectError {
   if (error instanceof ConnectError) return error;
   // A handler that passed ctx.signal on (fetch, timers) fails with an AbortError; the signal's own
   // reason (deadline, cancel, shutdown) is the real outcome.

@@ -7,7 +7,8 @@
  * The promise methods cover unary RPCs; streaming methods are on `raw` (a grpc-js generic client
  * whose method names are the schema's local names, e.g. `raw.connectNode()`).
  */
-import * as grpc from "@grpc/grpc-js";
+import { createRequire } from "node:module";
+import type * as grpc from "@grpc/grpc-js";
 import {
   create,
   fromBinary,
@@ -20,6 +21,16 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+
+/**
+ * grpc-js, loaded on first use: the transport barrel (index.ts) exports this client, and loading
+ * grpc-js costs every process about 10 MB of RSS even when, like every ccr server, it never makes a
+ * grpc-js call. grpc-js is CommonJS, so a synchronous require keeps `createGrpcJsClient` synchronous.
+ */
+let grpcModule: typeof grpc | undefined;
+function grpcJs(): typeof grpc {
+  return (grpcModule ??= createRequire(import.meta.url)("@grpc/grpc-js") as typeof grpc);
+}
 
 export interface GrpcJsCallOptions {
   /** Deadline relative to now. */
@@ -107,8 +118,9 @@ export function createGrpcJsClient<S extends DescService>(
 ): GrpcJsClient<S> {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const method of service.methods) definition[method.localName] = methodDefinition(method);
-  const Constructor = grpc.makeGenericClientConstructor(definition, service.name);
-  const raw = new Constructor(grpcTarget(address), grpc.credentials.createInsecure(), options.channelOptions) as grpc.Client &
+  const g = grpcJs();
+  const Constructor = g.makeGenericClientConstructor(definition, service.name);
+  const raw = new Constructor(grpcTarget(address), g.credentials.createInsecure(), options.channelOptions) as grpc.Client &
     Record<string, unknown>;
 
   const unary: Record<string, unknown> = {};
@@ -117,7 +129,7 @@ export function createGrpcJsClient<S extends DescService>(
     const def = definition[method.localName]!;
     unary[method.localName] = (request: unknown, callOptions: GrpcJsCallOptions = {}) =>
       new Promise((resolve, reject) => {
-        const metadata = new grpc.Metadata();
+        const metadata = new g.Metadata();
         for (const [key, value] of Object.entries(callOptions.headers ?? {})) metadata.set(key, value);
         const grpcOptions: grpc.CallOptions = {};
         if (callOptions.timeoutMs !== undefined) grpcOptions.deadline = Date.now() + callOptions.timeoutMs;

@@ -199,14 +199,18 @@ export function createFallback(deps: FallbackDeps): (req: NodeRequest, res: Node
 
 function serveRoute(deps: FallbackDeps, route: HttpRoute, req: NodeRequest, res: NodeResponse): void {
   const requestId = deps.requestIdOf(req);
-  const logger = deps.logger.child({ route: `${route.method} ${route.path}`, requestId });
+  // The route's child logger is made when first used: a pino child per request held for the
+  // request's whole life costs memory a gateway with thousands of requests pending would notice.
+  let child: Logger | undefined;
+  const log = (): Logger => (child ??= deps.logger.child({ route: `${route.method} ${route.path}`, requestId }));
   const startMs = deps.nowMs();
   const done = (error: unknown): void => {
     const durationMs = Math.round((deps.nowMs() - startMs) * 1000) / 1000;
     if (error === undefined) {
-      logger.debug({ status: res.statusCode, durationMs }, "http ok");
+      if (deps.logger.isLevelEnabled("debug")) log().debug({ status: res.statusCode, durationMs }, "http ok");
       return;
     }
+    const logger = log();
     const wire = toWireError(error);
     if (wire.code === Code.Internal || wire.code === Code.Unknown) {
       logger.error({ durationMs, err: wire.cause ?? wire }, "http route failed");
@@ -221,7 +225,14 @@ function serveRoute(deps: FallbackDeps, route: HttpRoute, req: NodeRequest, res:
   };
   let result: void | Promise<void>;
   try {
-    result = route.handler(req, res, { logger, requestId, readMaxBytes: deps.readMaxBytes });
+    const ctx: HttpRouteContext = {
+      get logger() {
+        return log();
+      },
+      requestId,
+      readMaxBytes: deps.readMaxBytes,
+    };
+    result = route.handler(req, res, ctx);
   } catch (error) {
     done(error);
     return;

@@ -34,6 +34,11 @@ export function sniffProtocol(head: Uint8Array): Protocol | undefined {
 
 export interface OnePortOptions {
   readonly handler: (req: NodeRequest, res: NodeResponse) => void;
+  /**
+   * Sees every HTTP/2 stream before the compatibility API does; returns true for a stream it serves
+   * itself (lean-unary.ts, lean-stream.ts), false to hand it to `handler` as usual.
+   */
+  readonly takeStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
 }
@@ -59,6 +64,18 @@ export class OnePortListener {
     // its sockets arrive from the sniffing listener.
     this.h1.emit("listening");
     this.h2 = http2.createServer(handler);
+    const takeStream = options.takeStream;
+    if (takeStream !== undefined) {
+      // Node's compatibility API is itself a "stream" listener, added with the request handler. Put
+      // a dispatcher in its place that offers each stream to `takeStream` first.
+      const compat = this.h2.listeners("stream") as ((...args: unknown[]) => void)[];
+      this.h2.removeAllListeners("stream");
+      const server = this.h2;
+      this.h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+        if (takeStream(stream, headers)) return;
+        for (const listener of compat) listener.call(server, stream, headers, ...rest);
+      });
+    }
     this.h2.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));

@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import type { HttpRoute } from "./http-routes.js";
+import type { LeanBidiRoute } from "./lean-stream.js";
+import type { LeanUnaryRoute } from "./lean-unary.js";
 import { silentLogger, type Logger } from "./logger.js";
 
 /** A service and its (possibly partial) implementation; missing methods answer Unimplemented. */
@@ -60,6 +62,14 @@ export interface ServerOptions<T extends readonly DescService[] = readonly DescS
   readonly httpRoutes?: readonly HttpRoute[];
   /** Extra interceptors, run inside the server's own (so their errors are logged and mapped). */
   readonly interceptors?: readonly Interceptor[];
+  /**
+   * Unary methods also served on the lean path (lean-unary.ts) when called with plain gRPC over
+   * HTTP/2; every other protocol still reaches the method's implementation in `services`, which
+   * must give the same answers. Ignored when `interceptors` is not empty. Default: none.
+   */
+  readonly leanUnary?: readonly LeanUnaryRoute[];
+  /** Bidi-streaming methods also served on the lean path (lean-stream.ts), on the same terms. */
+  readonly leanBidi?: readonly LeanBidiRoute[];
   /** Collect prom-client's default process metrics in this server's registry. Default true. */
   readonly defaultMetrics?: boolean;
   /** Request ids for calls without a usable `x-request-id` header. Default: random UUIDs. */
@@ -81,6 +91,8 @@ export interface ResolvedServerOptions {
   readonly logger: Logger;
   readonly httpRoutes: readonly HttpRoute[];
   readonly interceptors: readonly Interceptor[];
+  readonly leanUnary: readonly LeanUnaryRoute[];
+  readonly leanBidi: readonly LeanBidiRoute[];
   readonly defaultMetrics: boolean;
   readonly newRequestId: () => string;
   readonly nowMs: () => number;
@@ -94,6 +106,15 @@ export const serverDefaults = Object.freeze({
   idleTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
 });
+
+/**
+ * A random UUID as one flat string. Node builds `randomUUID()` by concatenating hex pairs, which V8
+ * keeps as a chain of about 14 rope nodes (~450 bytes) for as long as the string lives; a request id
+ * lives as long as its call, and a gateway holds thousands of calls, so it is copied flat (~60 bytes).
+ */
+export function flatRandomUuid(): string {
+  return Buffer.from(randomUUID(), "latin1").toString("latin1");
+}
 
 /** connect's largest message size (0xffffffff). */
 const maxMessageBytes = 0xffffffff;
@@ -119,6 +140,14 @@ export function resolveServerOptions<T extends readonly DescService[]>(options: 
     }
     names.add(service.typeName);
   }
+  for (const route of [...(options.leanUnary ?? []), ...(options.leanBidi ?? [])]) {
+    if (!names.has(route.method.parent.typeName)) {
+      throw new ConnectError(
+        `server: lean route ${route.method.parent.typeName}/${route.method.name} needs its service in services`,
+        Code.InvalidArgument,
+      );
+    }
+  }
   const name = options.name ?? serverDefaults.name;
   if (name.trim() === "") throw new ConnectError("server: name must not be empty", Code.InvalidArgument);
   const host = options.host ?? serverDefaults.host;
@@ -136,8 +165,10 @@ export function resolveServerOptions<T extends readonly DescService[]>(options: 
     logger: options.logger ?? silentLogger(),
     httpRoutes: Object.freeze([...(options.httpRoutes ?? [])]),
     interceptors: Object.freeze([...(options.interceptors ?? [])]),
+    leanUnary: Object.freeze([...(options.leanUnary ?? [])]),
+    leanBidi: Object.freeze([...(options.leanBidi ?? [])]),
     defaultMetrics: options.defaultMetrics ?? true,
-    newRequestId: options.newRequestId ?? randomUUID,
+    newRequestId: options.newRequestId ?? flatRandomUuid,
     nowMs: options.nowMs ?? (() => performance.now()),
   });
 }

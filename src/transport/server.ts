@@ -11,6 +11,8 @@
  *
  * docs/runtime.md describes the whole surface for operators.
  */
+import { setMaxListeners } from "node:events";
+import type * as http2 from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import { createContextValues, Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -20,6 +22,8 @@ import { HealthRegistry, healthService, overallHealthService, ServingStatus } fr
 import { createFallback, type NodeRequest, type NodeResponse } from "./http-routes.js";
 import { requestIdKey, type Logger } from "./logger.js";
 import { grpcCodeName, ServerMetrics } from "./metrics.js";
+import { LeanStreamServer } from "./lean-stream.js";
+import { LeanUnaryServer } from "./lean-unary.js";
 import { OnePortListener } from "./one-port.js";
 import { ReflectionIndex, reflectionV1alphaService, reflectionV1Service } from "./reflection.js";
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from "./server-options.js";
@@ -76,6 +80,9 @@ export function createServer<const T extends readonly DescService[]>(options: Se
   const healthRegistry = new HealthRegistry();
   const inflight = new InflightCalls();
   const shutdown = new AbortController();
+  // connect-node links every call's signal to this one for the call's life, so it has one listener
+  // per call in flight (a gateway's node streams alone are N); Node's leak warning at 10 is noise here.
+  setMaxListeners(0, shutdown.signal);
 
   const appServices = opts.services.map((s) => s.service);
   const builtIn = [health.Health, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection];
@@ -88,11 +95,12 @@ export function createServer<const T extends readonly DescService[]>(options: Se
     for (const method of service.methods) rpcPaths.add(`/${service.typeName}/${method.name}`);
   }
 
-  // Context values per request, created at the entry point so the request id exists before any
-  // protocol handling, and so calls rejected before the interceptor (oversized, malformed) can
-  // still be logged.
+  // Context values per RPC, created at the entry point so the request id exists before any protocol
+  // handling, and so calls rejected before the interceptor (oversized, malformed) can still be
+  // logged. Plain-HTTP routes need only the request id, so they get no context values.
   const requestValues = new WeakMap<NodeRequest, ContextValues>();
-  const requestIdOf = (req: NodeRequest): string => requestValues.get(req)?.get(requestIdKey) ?? "";
+  const requestIds = new WeakMap<NodeRequest, string>();
+  const requestIdOf = (req: NodeRequest): string => requestIds.get(req) ?? "";
 
   const fallback = createFallback({
     routes: opts.httpRoutes,
@@ -112,7 +120,7 @@ export function createServer<const T extends readonly DescService[]>(options: Se
     },
     // connect-node types its responses loosely; at runtime they are the Node objects.
     fallback: (req, res) => fallback(req, res as NodeResponse),
-    contextValues: (req) => requestValues.get(req) ?? createContextValues(),
+    contextValues: (req) => requestValues.get(req) ?? createContextValues().set(requestIdKey, requestIdOf(req)),
     interceptors: [createCallObserver({ logger, metrics, inflight, nowMs: opts.nowMs }), ...opts.interceptors],
     readMaxBytes: opts.readMaxBytes,
     ...(opts.writeMaxBytes === undefined ? {} : { writeMaxBytes: opts.writeMaxBytes }),
@@ -120,15 +128,55 @@ export function createServer<const T extends readonly DescService[]>(options: Se
     shutdownSignal: shutdown.signal,
   });
 
+  const requestIdFrom = (offered: string | string[] | undefined): string =>
+    typeof offered === "string" && requestIdPattern.test(offered) ? offered : opts.newRequestId();
+
+  // The lean paths (lean-unary.ts, lean-stream.ts) for the methods that asked for them; extra
+  // interceptors must see every call, so a server with any keeps all calls on connect-node.
+  const lean =
+    opts.leanUnary.length > 0 && opts.interceptors.length === 0
+      ? new LeanUnaryServer({
+          routes: opts.leanUnary,
+          logger,
+          metrics,
+          inflight,
+          readMaxBytes: opts.readMaxBytes,
+          writeMaxBytes: opts.writeMaxBytes,
+          maxTimeoutMs: opts.maxTimeoutMs,
+          shutdownSignal: shutdown.signal,
+          nowMs: opts.nowMs,
+        })
+      : undefined;
+
+  const leanStreams =
+    opts.leanBidi.length > 0 && opts.interceptors.length === 0
+      ? new LeanStreamServer({
+          routes: opts.leanBidi,
+          logger,
+          metrics,
+          inflight,
+          readMaxBytes: opts.readMaxBytes,
+          maxTimeoutMs: opts.maxTimeoutMs,
+          shutdownSignal: shutdown.signal,
+          nowMs: opts.nowMs,
+        })
+      : undefined;
+  const takeStream =
+    lean === undefined && leanStreams === undefined
+      ? undefined
+      : (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean => {
+          const requestId = (): string => requestIdFrom(headers["x-request-id"]);
+          return (lean?.take(stream, headers, requestId) ?? false) || (leanStreams?.take(stream, headers, requestId) ?? false);
+        };
+
   const entry = (req: NodeRequest, res: NodeResponse): void => {
-    const offered = req.headers["x-request-id"];
-    const requestId =
-      typeof offered === "string" && requestIdPattern.test(offered) ? offered : opts.newRequestId();
-    const values = createContextValues().set(requestIdKey, requestId);
-    requestValues.set(req, values);
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    requestIds.set(req, requestId);
     res.setHeader("x-request-id", requestId);
     const path = (req.url ?? "").split("?", 1)[0] ?? "";
     if (rpcPaths.has(path)) {
+      const values = createContextValues().set(requestIdKey, requestId);
+      requestValues.set(req, values);
       const startMs = opts.nowMs();
       res.once("close", () => {
         if (values.get(callObservedKey)) return;
@@ -138,7 +186,12 @@ export function createServer<const T extends readonly DescService[]>(options: Se
     adapter(req, res);
   };
 
-  const listener = new OnePortListener({ handler: entry, idleTimeoutMs: opts.idleTimeoutMs, logger });
+  const listener = new OnePortListener({
+    handler: entry,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    logger,
+    ...(takeStream === undefined ? {} : { takeStream }),
+  });
   let address: ListenResult | undefined;
   let closing: Promise<CloseSummary> | undefined;
 

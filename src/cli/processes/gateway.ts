@@ -7,7 +7,7 @@ import { Gateway } from "../../contract/index.js";
 import { createAttestationPolicy, createAttestationVerifier } from "../../domain/attestation/index.js";
 import { systemClock } from "../../domain/clock.js";
 import { attestationEdge } from "../../services/gateway/attestation-edge.js";
-import { createGateway, resolveGatewayOptions } from "../../services/gateway/index.js";
+import { createGateway, deferredGateway, resolveGatewayOptions } from "../../services/gateway/index.js";
 import { createServer, implement, type Logger } from "../../transport/index.js";
 import { attestationPolicyOptions } from "./attestation-policy.js";
 import type { RunningProcess } from "./process.js";
@@ -39,21 +39,19 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Run
     : undefined;
   const logger = o.logger.child({ svc: "gateway" });
   // The gateway's metrics go on the server's registry, which exists once the server does.
-  let gateway: ReturnType<typeof createGateway> | undefined;
+  const late = deferredGateway();
   const server = createServer({
     ...o.server,
     name: "gateway",
     logger: o.logger,
-    services: [
-      implement(Gateway, {
-        getSecrets: (req, ctx) => gateway!.service.getSecrets(req, ctx),
-        executeCapability: (req, ctx) => gateway!.service.executeCapability(req, ctx),
-        connectNode: (reqs, ctx) => gateway!.service.connectNode(reqs, ctx),
-      }),
-    ],
-    httpRoutes: [{ method: "POST", path: "/", handler: (req, res) => gateway!.jsonRpcHandler(req, res) }],
+    services: [implement(Gateway, late.service)],
+    // Plain gRPC GetSecrets / ExecuteCapability and node streams skip connect-node (src/transport/lean-*.ts).
+    leanUnary: late.leanUnary,
+    leanBidi: late.leanBidi,
+    httpRoutes: [{ method: "POST", path: "/", handler: late.jsonRpcHandler }],
   });
-  gateway = createGateway({ config, registry: server.metrics.registry, logger, ...(edge === undefined ? {} : { edge }) });
+  const gateway = createGateway({ config, registry: server.metrics.registry, logger, ...(edge === undefined ? {} : { edge }) });
+  late.bind(gateway);
   const { url } = await server.listen();
   let closing: Promise<void> | undefined;
   return {

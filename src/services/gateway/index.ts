@@ -3,7 +3,7 @@
  * handler, and their shared core.
  *
  *   const gw = createGateway({ config: resolveGatewayOptions(opts), registry: server.metrics.registry, edge });
- *   createServer({ services: [{ service: Gateway, impl: gw.service }],
+ *   createServer({ services: [{ service: Gateway, impl: gw.service }], leanUnary: gw.leanUnary, leanBidi: gw.leanBidi,
  *                  httpRoutes: [{ method: "POST", path: "/", handler: gw.jsonRpcHandler }] });
  *   …
  *   gw.close();
@@ -12,13 +12,19 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Gateway } from "../../contract/index.js";
 import { createJsonRpcHandler, type JsonRpcHandler } from "./json-rpc.js";
 import { RelayGateway, type RelayGatewayDeps } from "./relay-gateway.js";
-import { gatewayServiceImpl } from "./service.js";
+import { gatewayLeanRoutes, gatewayLeanStreams, gatewayServiceImpl } from "./service.js";
+import type { LeanBidiRoute } from "../../transport/lean-stream.js";
+import type { LeanUnaryRoute } from "../../transport/lean-unary.js";
 
 export interface GatewayHandle {
   /** The Connect implementation of ccr.v1.Gateway. */
   readonly service: ServiceImpl<typeof Gateway>;
   /** `POST /` JSON-RPC 2.0 compatibility handler. */
   readonly jsonRpcHandler: JsonRpcHandler;
+  /** GetSecrets and ExecuteCapability for createServer's `leanUnary` (plain gRPC without connect-node's per-call cost). */
+  readonly leanUnary: readonly LeanUnaryRoute[];
+  /** ConnectNode for createServer's `leanBidi` (plain gRPC node streams without connect-node's per-message cost). */
+  readonly leanBidi: readonly LeanBidiRoute[];
   /** The core, for inspection (in-flight count, connected members) and tests. */
   readonly core: RelayGateway;
   /** Ends every node stream and answers every request in flight with Unavailable. */
@@ -30,6 +36,8 @@ export function createGateway(deps: RelayGatewayDeps): GatewayHandle {
   return Object.freeze({
     service: gatewayServiceImpl(core),
     jsonRpcHandler: createJsonRpcHandler(core, { maxBodyBytes: deps.config.jsonRpcMaxBodyBytes }),
+    leanUnary: Object.freeze(gatewayLeanRoutes(() => core)),
+    leanBidi: Object.freeze(gatewayLeanStreams(() => core)),
     core,
     close: () => core.close(),
   });
@@ -40,13 +48,15 @@ export function createGateway(deps: RelayGatewayDeps): GatewayHandle {
  * metrics belong on. This pair of forwarders is registered first and bound once the gateway exists:
  *
  *   const late = deferredGateway();
- *   const server = createServer({ services: [implement(Gateway, late.service)],
- *                                 httpRoutes: [{ method: "POST", path: "/", handler: late.jsonRpcHandler }] });
+ *   const server = createServer({ services: [implement(Gateway, late.service)], leanUnary: late.leanUnary,
+ *                                 leanBidi: late.leanBidi, httpRoutes: [{ method: "POST", path: "/", handler: late.jsonRpcHandler }] });
  *   late.bind(createGateway({ config, registry: server.metrics.registry, edge }));
  */
 export function deferredGateway(): {
   readonly service: ServiceImpl<typeof Gateway>;
   readonly jsonRpcHandler: JsonRpcHandler;
+  readonly leanUnary: readonly LeanUnaryRoute[];
+  readonly leanBidi: readonly LeanBidiRoute[];
   bind(gateway: GatewayHandle): void;
 } {
   let bound: GatewayHandle | undefined;
@@ -61,6 +71,8 @@ export function deferredGateway(): {
       connectNode: (reqs, ctx) => get().service.connectNode(reqs, ctx),
     },
     jsonRpcHandler: (req, res) => get().jsonRpcHandler(req, res),
+    leanUnary: Object.freeze(gatewayLeanRoutes(() => get().core)),
+    leanBidi: Object.freeze(gatewayLeanStreams(() => get().core)),
     bind(gateway) {
       bound = gateway;
     },

@@ -12,8 +12,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { RelayMethod, RelayErrorDetailSchema, type RelayMethodName } from "../../contract/index.js";
+import { RelayMethod, RelayErrorDetailSchema, type RelayMethodName, type RelayParams } from "../../contract/index.js";
 import { ccrError } from "../../domain/errors.js";
+import { CallAbort, type CallSignal } from "../../transport/call-signal.js";
 import { answerToJson, paramsFromJsonRpc, relayErrorDetailToJson } from "./json-rpc-params.js";
 import { requestIdProblem, RETRY_AFTER_HEADER, type RelayGateway } from "./relay-gateway.js";
 import { relayErrorToConnect } from "./service.js";
@@ -121,8 +122,23 @@ async function readBody(req: JsonRpcRequest, max: number): Promise<Buffer | unde
   return Buffer.concat(chunks, size);
 }
 
+function relayReply(gateway: RelayGateway, id: JsonId, method: string, relayMethod: RelayMethodName, params: RelayParams, signal: CallSignal): Promise<Reply> {
+  return gateway.relay(params, { signal }).then(
+    (answer): Reply => {
+      const result = answer.result;
+      if (result.case === "error") return connectErrorReply(id, method, relayErrorToConnect(result.value, answer));
+      const expected = relayMethod === RelayMethod.getSecrets ? "secrets" : "capability";
+      if (result.case !== expected) {
+        return errorReply(id, method, JsonRpcCode.internal, "nodes agreed on a result of the wrong kind for this method");
+      }
+      return { status: 200, body: JSON.stringify({ jsonrpc: "2.0", id, method, result: answerToJson(result, answer.certificate) }) };
+    },
+    (e: unknown) => connectErrorReply(id, method, e instanceof ConnectError ? e : ccrError("internal error", Code.Internal, e)),
+  );
+}
+
 export function createJsonRpcHandler(gateway: RelayGateway, options: JsonRpcHandlerOptions): JsonRpcHandler {
-  const handle = async (req: JsonRpcRequest, res: JsonRpcResponse, signal: AbortSignal): Promise<Reply> => {
+  const handle = async (req: JsonRpcRequest, res: JsonRpcResponse, signal: CallSignal): Promise<Reply> => {
     if (req.method !== "POST") return errorReply(null, "", JsonRpcCode.invalidRequest, "JSON-RPC requests must use POST");
     const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     if (!CONTENT_TYPES.has(contentType)) {
@@ -163,23 +179,14 @@ export function createJsonRpcHandler(gateway: RelayGateway, options: JsonRpcHand
     const mapped = paramsFromJsonRpc(relayMethod, m["id"], m["params"]);
     if (mapped.kind === "invalid") return errorReply(id, method, JsonRpcCode.invalidParams, `invalid params: ${mapped.reason}`);
 
-    try {
-      const answer = await gateway.relay(mapped.params, { signal });
-      const result = answer.result;
-      if (result.case === "error") return connectErrorReply(id, method, relayErrorToConnect(result.value, answer));
-      const expected = relayMethod === RelayMethod.getSecrets ? "secrets" : "capability";
-      if (result.case !== expected) {
-        return errorReply(id, method, JsonRpcCode.internal, "nodes agreed on a result of the wrong kind for this method");
-      }
-      return { status: 200, body: JSON.stringify({ jsonrpc: "2.0", id, method, result: answerToJson(result, answer.certificate) }) };
-    } catch (e) {
-      return connectErrorReply(id, method, e instanceof ConnectError ? e : ccrError("internal error", Code.Internal, e));
-    }
+    // Returned, not awaited: this frame (the body, the parsed JSON) is released while the relay runs.
+    return relayReply(gateway, id, method, relayMethod, mapped.params, signal);
   };
 
   return (req, res) => {
     // The client leaving before the answer cancels the relay (and reaches the nodes as RelayCancel).
-    const abort = new AbortController();
+    // CallAbort, not AbortController: it is held as long as the request is pending (call-signal.ts).
+    const abort = new CallAbort();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort(ccrError("client closed the connection", Code.Canceled));
     };

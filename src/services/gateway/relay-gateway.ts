@@ -46,6 +46,7 @@ import { GatewayMetrics, type QuorumFailureReason, type RequestOutcome } from ".
 import { NodeLink, replacedError, type SendTarget } from "./node-link.js";
 import type { GatewayConfig } from "./options.js";
 import { systemTimers, type TimerHandle, type Timers } from "./timers.js";
+import type { CallSignal } from "../../transport/call-signal.js";
 
 /** Longest accepted request id (upstream gateway limit). */
 export const MAX_REQUEST_ID_LENGTH = 200;
@@ -76,8 +77,11 @@ export interface RelayGatewayDeps {
 
 /** How the caller reached the gateway. */
 export interface RelayCall {
-  /** Aborts when the client goes away (Connect: `ctx.signal`). */
-  readonly signal?: AbortSignal;
+  /**
+   * Aborts when the client goes away (Connect: `ctx.signal`; the lean gRPC path: its lighter
+   * CallSignal, which an AbortSignal also satisfies).
+   */
+  readonly signal?: CallSignal;
   /** The client's remaining deadline in ms, if it sent one (Connect: `ctx.timeoutMs()`). */
   readonly clientTimeoutMs?: number;
 }
@@ -106,8 +110,13 @@ class InFlightRelay implements SendTarget {
     readonly bindingHash: Uint8Array,
     readonly tally: QuorumTally<RelayResult>,
     readonly startedAtMs: number,
-    readonly signal: AbortSignal | undefined,
+    readonly signal: CallSignal | undefined,
   ) {}
+}
+
+function answerOf(c: Completion): RelayAnswer {
+  if (c.kind === "error") throw c.error;
+  return c.answer;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -162,6 +171,13 @@ export class RelayGateway {
   /** Requests in flight. */
   get inFlightCount(): number {
     return this.inFlight.size;
+  }
+
+  /** Messages queued on node streams and not yet handed to the transport, over all members. */
+  get queuedToNodes(): number {
+    let n = 0;
+    for (const link of this.links) n += link?.queued ?? 0;
+    return n;
   }
 
   /** Per-sender ingress buckets held (bounded by ingress.maxSenders). */
@@ -259,17 +275,17 @@ export class RelayGateway {
       signal.addEventListener("abort", entry.onAbort, { once: true });
     }
     this.fanOut(entry, params, remainingMs);
-
-    const c = await done;
-    if (c.kind === "error") throw c.error;
-    return c.answer;
+    // Returned, not awaited: this function's frame (the request and everything it references) is
+    // released now instead of living as long as the request is in flight.
+    return done.then(answerOf);
   }
 
   private fanOut(entry: InFlightRelay, params: RelayParams, timeoutMs: number): void {
     entry.fanOutAtMs = this.clock.nowMs();
     // One message object for every stream: the transport serializes it per stream.
     const message = create(ConnectNodeResponseSchema, {
-      message: { case: "request", value: { relayId: entry.relayId, params, timeoutMs: Math.min(timeoutMs, 0xffffffff) } },
+      // uint32 on the wire: a fractional or oversized value would fail serialization on every stream.
+      message: { case: "request", value: { relayId: entry.relayId, params, timeoutMs: Math.min(Math.max(0, Math.floor(timeoutMs)), 0xffffffff) } },
     });
     for (let i = 0; i < this.links.length; i++) {
       const link = this.links[i];
@@ -316,7 +332,7 @@ export class RelayGateway {
     this.complete(entry, { kind: "error", error: this.expiredError(entry.tally.maxBucket) }, "expired", "deadline exceeded");
   }
 
-  private onClientAbort(entry: InFlightRelay, signal: AbortSignal): void {
+  private onClientAbort(entry: InFlightRelay, signal: CallSignal): void {
     entry.onAbort = null;
     if (entry.done) return;
     const reason: unknown = signal.reason;
@@ -384,7 +400,7 @@ export class RelayGateway {
     return ccrError(`request expired: got ${matching}/${this.config.requiredQuorum} matching responses`, Code.DeadlineExceeded);
   }
 
-  private abortError(signal: AbortSignal): ConnectError {
+  private abortError(signal: CallSignal): ConnectError {
     const reason: unknown = signal.reason;
     if (reason instanceof ConnectError && reason.code === Code.DeadlineExceeded) return this.expiredError(0);
     return ccrError("request canceled by the client", Code.Canceled, reason);
@@ -397,7 +413,7 @@ export class RelayGateway {
    * Handshake failures end the stream with PermissionDenied (non-member, wrong gateway or DON, bad or
    * late proof), InvalidArgument (protocol violation) or DeadlineExceeded (too slow).
    */
-  async *connectNode(requests: AsyncIterable<ConnectNodeRequest>, ctx?: Pick<HandlerContext, "signal">): AsyncGenerator<ConnectNodeResponse> {
+  async *connectNode(requests: AsyncIterable<ConnectNodeRequest>, ctx?: { readonly signal: CallSignal }): AsyncGenerator<ConnectNodeResponse> {
     const it = requests[Symbol.asyncIterator]();
     let link: NodeLink | undefined;
     try {
@@ -436,7 +452,7 @@ export class RelayGateway {
     }
   }
 
-  private async handshakeHello(it: AsyncIterator<ConnectNodeRequest>, signal: AbortSignal | undefined): Promise<number> {
+  private async handshakeHello(it: AsyncIterator<ConnectNodeRequest>, signal: CallSignal | undefined): Promise<number> {
     const first = await this.nextWithin(it, "hello", signal);
     if (first.message.case !== "hello") {
       throw ccrError("the first message on a node stream must be hello", Code.InvalidArgument);
@@ -463,7 +479,7 @@ export class RelayGateway {
     member: number,
     challengeMs: number,
     nonce: Uint8Array,
-    signal: AbortSignal | undefined,
+    signal: CallSignal | undefined,
   ): Promise<void> {
     const second = await this.nextWithin(it, "handshake proof", signal);
     if (second.message.case !== "proof") {
@@ -490,7 +506,7 @@ export class RelayGateway {
   }
 
   /** The next stream message, within the handshake tolerance. */
-  private nextWithin(it: AsyncIterator<ConnectNodeRequest>, what: string, signal: AbortSignal | undefined): Promise<ConnectNodeRequest> {
+  private nextWithin(it: AsyncIterator<ConnectNodeRequest>, what: string, signal: CallSignal | undefined): Promise<ConnectNodeRequest> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (fn: () => void): void => {

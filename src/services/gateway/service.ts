@@ -11,13 +11,16 @@ import {
   Gateway,
   RelayErrorDetailSchema,
   type CapabilityResult,
+  type ExecuteCapabilityRequest,
   type ExecuteCapabilityResponse,
+  type GetSecretsRequest,
   type GetSecretsResponse,
   type RelayError,
-  type RelayParams,
   type SecretsResult,
 } from "../../contract/index.js";
 import { ccrError } from "../../domain/errors.js";
+import { leanBidi, type LeanBidiRoute } from "../../transport/lean-stream.js";
+import { leanUnary, type LeanUnaryCall, type LeanUnaryRoute } from "../../transport/lean-unary.js";
 import type { RelayAnswer, RelayCall, RelayGateway } from "./relay-gateway.js";
 
 /** The Connect code for a node-agreed RelayError code (anything out of range becomes Unknown). */
@@ -48,22 +51,52 @@ export function capabilityAnswer(answer: RelayAnswer): CapabilityResult {
   throw wrongKind();
 }
 
-function callOf(ctx: HandlerContext): RelayCall {
+function callOf(ctx: Pick<HandlerContext, "signal" | "timeoutMs"> | LeanUnaryCall): RelayCall {
   return { signal: ctx.signal, clientTimeoutMs: ctx.timeoutMs() };
+}
+
+// Not async functions: an async frame would hold the request (and the body it was decoded from) for
+// as long as the relay is in flight.
+function secretsResponse(answer: RelayAnswer): GetSecretsResponse {
+  return { $typeName: "ccr.v1.GetSecretsResponse", result: secretsAnswer(answer), certificate: answer.certificate };
+}
+
+function capabilityResponse(answer: RelayAnswer): ExecuteCapabilityResponse {
+  return { $typeName: "ccr.v1.ExecuteCapabilityResponse", result: capabilityAnswer(answer), certificate: answer.certificate };
+}
+
+function getSecrets(gateway: RelayGateway, req: GetSecretsRequest, call: RelayCall): Promise<GetSecretsResponse> {
+  return gateway.relay({ case: "getSecrets", value: req }, call).then(secretsResponse);
+}
+
+function executeCapability(gateway: RelayGateway, req: ExecuteCapabilityRequest, call: RelayCall): Promise<ExecuteCapabilityResponse> {
+  return gateway.relay({ case: "executeCapability", value: req }, call).then(capabilityResponse);
+}
+
+/**
+ * The two enclave-facing unary methods on the transport's lean gRPC path (src/transport/lean-unary.ts):
+ * the same answers as `gatewayServiceImpl`, without connect-node's per-call cost, which matters
+ * because every request stays pending until F+1 nodes answer.
+ */
+export function gatewayLeanRoutes(gateway: () => RelayGateway): LeanUnaryRoute[] {
+  return [
+    leanUnary(Gateway.method.getSecrets, (req, call) => getSecrets(gateway(), req, callOf(call))),
+    leanUnary(Gateway.method.executeCapability, (req, call) => executeCapability(gateway(), req, callOf(call))),
+  ];
+}
+
+/**
+ * ConnectNode on the transport's lean bidi path (src/transport/lean-stream.ts): the node streams carry
+ * 2N+ messages per relayed request, and connect-node's per-message cost was most of the gateway's CPU.
+ */
+export function gatewayLeanStreams(gateway: () => RelayGateway): LeanBidiRoute[] {
+  return [leanBidi(Gateway.method.connectNode, (requests, call) => gateway().connectNode(requests, call))];
 }
 
 export function gatewayServiceImpl(gateway: RelayGateway): ServiceImpl<typeof Gateway> {
   return {
-    async getSecrets(req, ctx): Promise<GetSecretsResponse> {
-      const params: RelayParams = { case: "getSecrets", value: req };
-      const answer = await gateway.relay(params, callOf(ctx));
-      return { $typeName: "ccr.v1.GetSecretsResponse", result: secretsAnswer(answer), certificate: answer.certificate };
-    },
-    async executeCapability(req, ctx): Promise<ExecuteCapabilityResponse> {
-      const params: RelayParams = { case: "executeCapability", value: req };
-      const answer = await gateway.relay(params, callOf(ctx));
-      return { $typeName: "ccr.v1.ExecuteCapabilityResponse", result: capabilityAnswer(answer), certificate: answer.certificate };
-    },
+    getSecrets: (req, ctx) => getSecrets(gateway, req, callOf(ctx)),
+    executeCapability: (req, ctx) => executeCapability(gateway, req, callOf(ctx)),
     connectNode(requests, ctx) {
       return gateway.connectNode(requests, ctx);
     },

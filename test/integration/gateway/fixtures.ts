@@ -47,6 +47,9 @@ export async function startRealGateway(o: {
   const server = await startTestServer([implement(Gateway, late.service)], {
     logLevel: "warn",
     httpRoutes: [{ method: "POST", path: "/", handler: late.jsonRpcHandler }],
+    // As deployed (src/cli/processes/gateway.ts): plain gRPC calls and node streams take the lean paths.
+    leanUnary: late.leanUnary,
+    leanBidi: late.leanBidi,
     ...(o.allowForcedClose === true ? { allowForcedClose: true, closeGraceMs: 200 } : {}),
   });
   const registry = server.server.metrics.registry;

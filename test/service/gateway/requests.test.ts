@@ -107,3 +107,20 @@ describe("edge check before fan-out", () => {
     expect(fx.don.nodes.every((n) => n.requests.length === 0)).toBe(true);
   });
 });
+
+describe("deadlines handed to the nodes", () => {
+  it("sends whole ms even when the caller's remaining deadline is fractional, and the node streams survive it", async () => {
+    // RelayRequest.timeout_ms is a uint32: a fractional value would fail serialization on every
+    // node stream at once (the lean gRPC path once handed one through).
+    fx = await startGatewayFixture({ behaviors: ["honest", "honest", "honest", "honest"], f: 1 });
+    const answer = await fx.gateway.core.relay({ case: "executeCapability", value: capabilityRequest("frac-1") }, { clientTimeoutMs: 20_000.75 });
+    expect(answer.result.case).toBe("capability");
+    for (const node of fx.don.nodes) {
+      const timeoutMs = node.requests[0]?.timeoutMs as number;
+      expect(Number.isInteger(timeoutMs)).toBe(true);
+      expect(timeoutMs).toBeGreaterThan(0);
+      expect(timeoutMs).toBeLessThanOrEqual(20_000);
+    }
+    expect(fx.gateway.core.connectedMembers).toEqual([0, 1, 2, 3]);
+  });
+});

@@ -25,7 +25,7 @@ export async function startCapabilityProcess(o: CapabilityProcessOptions): Promi
     }),
     logger: o.logger,
   });
-  const server = createServer({ ...o.server, name: "capability", logger: o.logger, services: [implement(Capability, capability.implementation)] });
+  const server = createServer({ ...o.server, name: "capability", logger: o.logger, services: [implement(Capability, capability.implementation)], leanUnary: capability.leanRoutes });
   capability.registerMetricsOn(server.metrics.registry);
   const { url } = await server.listen();
   let closing: Promise<void> | undefined;

@@ -32,7 +32,7 @@ export async function startVaultProcess(o: VaultProcessOptions): Promise<Running
   const db = o.db ?? (await openMigratedDatabase({ databaseUrl: o.vault.databaseUrl, dataDir: path(o.vault.dataDir), logger: o.logger }));
   try {
     const vault = createVaultService({ options, store: createPostgresVaultStore(db.sql), logger: o.logger });
-    const server = createServer({ ...o.server, name: "vault", logger: o.logger, services: [implement(Vault, vault.implementation)] });
+    const server = createServer({ ...o.server, name: "vault", logger: o.logger, services: [implement(Vault, vault.implementation)], leanUnary: vault.leanRoutes });
     vault.registerMetricsOn(server.metrics.registry);
     const { url } = await server.listen();
     let closing: Promise<void> | undefined;

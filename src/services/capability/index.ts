@@ -29,6 +29,7 @@ import { systemClock, type Clock } from "../../domain/clock.js";
 import { parseOwner } from "../../domain/ethereum/address.js";
 import { Code, ConnectError, ccrError } from "../../domain/errors.js";
 import { Memo } from "../../domain/memo/memo.js";
+import { leanUnary, type LeanUnaryRoute } from "../../transport/lean-unary.js";
 import { callLoggerKey } from "../../transport/logger.js";
 import { createEchoCapability } from "./echo.js";
 import { createHttpFetchCapability } from "./http-fetch.js";
@@ -58,6 +59,13 @@ export interface CapabilityServiceDeps {
 export interface CapabilityService {
   readonly service: typeof Capability;
   readonly implementation: ServiceImpl<typeof Capability>;
+  /**
+   * `Execute` for the transport's lean gRPC path (`createServer({ leanUnary })`,
+   * src/transport/lean-unary.ts): the same answers as `implementation.execute`, without
+   * connect-node's per-call machinery. Every relayed call costs N Execute calls (one per relay
+   * node), so this is the service's hot path.
+   */
+  readonly leanRoutes: readonly LeanUnaryRoute[];
   readonly capabilities: CapabilityRegistry;
   /** Adds the service's metrics to `registry` (e.g. `server.metrics.registry`). */
   registerMetricsOn(registry: Registry): void;
@@ -160,7 +168,10 @@ export function createCapabilityService(deps: CapabilityServiceDeps): Capability
     }
     metrics.executions.inc({ capability: executor.id, outcome: outcome.kind === "ok" ? "ok" : "capability_error" });
     // Payloads may carry secrets (an API key in a header): log ids and sizes, never contents.
-    log.info(
+    // Debug, not info: this runs once per relayed call (the memo's first caller), and a line per
+    // call at info costs the service more CPU than an echo (pino's redaction pass on every line);
+    // the call counts and outcomes are in the metrics.
+    log.debug(
       {
         capability: executor.id,
         workflowId: md.workflowId,
@@ -208,6 +219,8 @@ export function createCapabilityService(deps: CapabilityServiceDeps): Capability
   return Object.freeze({
     service: Capability,
     implementation,
+    // No HandlerContext there: the service's own logger is used (the transport logs the call).
+    leanRoutes: Object.freeze([leanUnary(Capability.method.execute, (req) => execute(req))]),
     capabilities,
     registerMetricsOn: (registry: Registry) => metrics.registerOn(registry),
     close: () => shutdown.abort(),

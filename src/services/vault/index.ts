@@ -11,10 +11,11 @@ import { randomBytes as nodeRandomBytes } from "node:crypto";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { Vault } from "../../contract/index.js";
+import { Vault, type VaultGetSecretsRequest } from "../../contract/index.js";
 import { systemClock, type Clock, type RandomBytes } from "../../domain/clock.js";
 import { Code, ConnectError, ccrError } from "../../domain/errors.js";
 import type { VaultStore } from "../../store/vault-store.js";
+import { leanUnary, type LeanUnaryRoute } from "../../transport/lean-unary.js";
 import { callLoggerKey } from "../../transport/logger.js";
 import type { VaultContext } from "./context.js";
 import { createSecretsMemo, getSecrets } from "./get-secrets.js";
@@ -49,6 +50,13 @@ export interface VaultServiceDeps {
 export interface VaultService {
   readonly service: typeof Vault;
   readonly implementation: ServiceImpl<typeof Vault>;
+  /**
+   * `GetSecrets` (the relay nodes' read, N calls per relayed secrets request) for the transport's
+   * lean gRPC path (`createServer({ leanUnary })`, src/transport/lean-unary.ts): the same answers as
+   * `implementation.getSecrets`, without connect-node's per-call machinery. The owner-signed writes
+   * stay on connect only.
+   */
+  readonly leanRoutes: readonly LeanUnaryRoute[];
   /** Adds the service's metrics to `registry` (e.g. `server.metrics.registry`). */
   registerMetricsOn(registry: Registry): void;
 }
@@ -79,7 +87,10 @@ export function createVaultService(deps: VaultServiceDeps): VaultService {
    * once, by the transport's call observer; anything that is not a ConnectError leaves as a bare
    * Internal "internal error" with the original kept as its cause.
    */
-  function instrument<Req, Res>(method: string, handler: (c: VaultContext, req: Req) => Promise<Res>): (req: Req, hctx: HandlerContext) => Promise<Res> {
+  function instrument<Req, Res>(
+    method: string,
+    handler: (c: VaultContext, req: Req) => Promise<Res>,
+  ): (req: Req, hctx: HandlerContext | undefined) => Promise<Res> {
     return async (req, hctx) => {
       const end = ctx.metrics.duration.startTimer({ method });
       try {
@@ -102,5 +113,8 @@ export function createVaultService(deps: VaultServiceDeps): VaultService {
     listSecrets: instrument("ListSecrets", (c, req) => listSecrets(c, pruner, req)),
     getSecrets: instrument("GetSecrets", (c, req) => getSecrets(c, memo, req)),
   };
-  return Object.freeze({ service: Vault, implementation, registerMetricsOn: (registry: Registry) => ctx.metrics.registerOn(registry) });
+  // No HandlerContext on the lean path: the service's own logger is used (the transport logs the call).
+  const leanGetSecrets = instrument("GetSecrets", (c, req: VaultGetSecretsRequest) => getSecrets(c, memo, req));
+  const leanRoutes = Object.freeze([leanUnary(Vault.method.getSecrets, (req) => leanGetSecrets(req, undefined))]);
+  return Object.freeze({ service: Vault, implementation, leanRoutes, registerMetricsOn: (registry: Registry) => ctx.metrics.registerOn(registry) });
 }

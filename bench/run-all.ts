@@ -54,6 +54,13 @@ const BENCHES: readonly BenchSpec[] = [
     timeoutMs: 10 * MIN,
     invocations: (q) => [{ args: q ? ["--runs", "5", "--iterations", "1000"] : ["--runs", "7", "--iterations", "2000"], repeat: 1 }],
   },
+  {
+    name: "relay-node-memory",
+    script: "bench/relay-node-memory.ts",
+    npmScript: "bench:relay-node-memory",
+    timeoutMs: 15 * MIN,
+    invocations: (q) => [{ args: ["--runs", q ? "2" : "3"], repeat: 1 }],
+  },
   { name: "vault", script: "bench/vault.ts", npmScript: "bench:vault", timeoutMs: 15 * MIN, invocations: (q) => [{ args: q ? ["--runs", "5", "--batch", "100"] : ["--runs", "7", "--batch", "200"], repeat: 1 }] },
   {
     name: "enclave-runtime",

@@ -342,18 +342,21 @@ export function gatewayFigures(jsons: readonly Json[]): BenchSection {
 }
 
 const ATTESTATION_CASES: ReadonlyArray<readonly [string, string, "full" | "request" | undefined, string]> = [
-  ["full_real", "full verification, real AWS document (5-cert chain)", "full", "baseline_p384_verify"],
-  ["full_generated", "full verification, dev document with an AWS-shaped chain", "full", "baseline_p384_verify"],
+  ["full_real_async", "full verification, real AWS document (5-cert chain), as a relay node runs it (signatures in parallel off the event loop)", "full", "baseline_p384_verify"],
+  ["full_generated_async", "full verification, dev document with an AWS-shaped chain, as a relay node runs it", "full", "baseline_p384_verify"],
+  ["full_real", "full verification, real AWS document, on the event loop (CLI, gateway edge check)", "full", "baseline_p384_verify"],
+  ["full_generated", "full verification, dev document, on the event loop", "full", "baseline_p384_verify"],
   ["full_new_enclave", "new enclave, CA certificates already verified", undefined, "baseline_p384_verify"],
   ["new_doc_chain_cached", "new document, chain cached (binding mode a)", undefined, "baseline_p384_verify"],
   ["cached", "cached verification (document seen before)", undefined, "baseline_sha256_document"],
   ["per_request_binding", "per-request check, mode (a) user_data, cached", "request", "baseline_sha256_document"],
   ["per_request_session", "per-request check, mode (b) session signature, cached", "request", "baseline_ed25519_verify"],
+  ["baseline_ed25519_verify_libsodium", "ed25519 verify through libsodium (what ccr uses)", undefined, "baseline_ed25519_verify"],
 ];
 
 const BASELINE_LABEL: Record<string, string> = {
   baseline_p384_verify: "one P-384 verify",
-  baseline_ed25519_verify: "one ed25519 verify",
+  baseline_ed25519_verify: "one ed25519 verify (node:crypto)",
   baseline_sha256_document: "SHA-256 of the document",
 };
 
@@ -388,9 +391,33 @@ export function attestationFigures(jsons: readonly Json[]): BenchSection {
     what:
       "The relay node's verifier (src/domain/attestation): full Nitro-format verifications (COSE ES384 + X.509 chain), a cached " +
       "verification, and the per-request checks of both binding modes, each in batches, median over the runs; bare node:crypto " +
-      "verifications in the same run as baselines. Wall time is judged against the targets; CPU time (less inflated by a busy box) is given beside it.",
+      "verifications in the same run as baselines. Wall time is judged against the targets; CPU time (less inflated by a busy box, and " +
+      "summed over threads for the parallel path) is given beside it.",
     figures,
     notes: [`${runs} runs. The amortized per-request cost with the cache is the per-request check (the document verified once per session).`],
+  };
+}
+
+export function relayNodeMemoryFigures(jsons: readonly Json[]): BenchSection {
+  const j = jsons[jsons.length - 1];
+  const runs = runsOf(j);
+  const n = num(j, "requests");
+  return {
+    name: "relay-node-memory",
+    title: "Relay node: memory at 10 000 requests in flight",
+    what:
+      "One `ccr relay-node` process (started from `ccr init`'s config) on a fake gateway stream that pushes valid capability " +
+      "requests (session attestation, workflow authorization) while a fake Capability service holds every call; RSS from /proc, " +
+      "heap from the node's /metrics, idle and with all requests in flight; then every call is released and all answers must " +
+      "come back signed and right. Baseline: the same node idle.",
+    figures: [
+      { label: `RSS at ${n} in flight`, unit: "MB", value: stat(j, "results.rssMb.loaded", runs), baseline: { label: "idle", value: stat(j, "results.rssMb.idle", runs) } },
+      { label: "RSS per in-flight request", unit: "bytes", value: stat(j, "results.rssBytesPerInFlight", runs) },
+      { label: "V8 heap per in-flight request", unit: "bytes", value: stat(j, "results.heapBytesPerInFlight", runs) },
+      { label: `time to get ${n} in flight`, unit: "ms", value: stat(j, "results.fillMs", runs) },
+      { label: `time to answer all ${n} after release`, unit: "ms", value: stat(j, "results.drainMs", runs) },
+    ],
+    notes: [`${runs} runs, a fresh node process each; RSS after the release: ${JSON.stringify(at(j, "results.rssMb.afterRelease"))} MB.`],
   };
 }
 
@@ -552,6 +579,7 @@ export const FIGURE_EXTRACTORS: Readonly<Record<string, (jsons: readonly Json[])
   gateway: gatewayFigures,
   attestation: attestationFigures,
   "relay-node": relayNodeFigures,
+  "relay-node-memory": relayNodeMemoryFigures,
   vault: vaultFigures,
   enclave: enclaveFigures,
   "enclave-runtime": enclaveRuntimeFigures,

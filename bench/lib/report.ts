@@ -47,7 +47,7 @@ export interface ResultsFile {
 }
 
 /** The order and titles of the page's sections. */
-export const BENCH_ORDER = ["e2e-relay", "gateway", "attestation", "relay-node", "vault", "enclave", "enclave-runtime", "syncer"] as const;
+export const BENCH_ORDER = ["e2e-relay", "gateway", "attestation", "relay-node", "relay-node-memory", "vault", "enclave", "enclave-runtime", "syncer"] as const;
 
 export function sectionOf(entry: BenchEntry): BenchSection | undefined {
   const extract = FIGURE_EXTRACTORS[entry.name];

@@ -53,16 +53,30 @@ describe("README examples", () => {
   let child: ReturnType<typeof spawn> | undefined;
 
   beforeAll(async () => {
-    base = await freeRange();
     dir = mkdtempSync(join(tmpdir(), "ccr-readme-"));
-    child = spawn(process.execPath, [join(root, "bin/ccr.js"), "up", "--json", "--base-port", String(base), "--dir", dir], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: child!.stdout! }).once("line", () => resolve());
-      child!.once("exit", (code) => reject(new Error(`ccr up exited ${code}`)));
-    });
-  }, 120_000);
+    // The range is probed free, but a test running alongside may bind one of its ports before
+    // `ccr up` does: then start again on another range rather than fail.
+    for (let attempt = 1; ; attempt++) {
+      base = await freeRange();
+      const started = spawn(process.execPath, [join(root, "bin/ccr.js"), "up", "--json", "--base-port", String(base), "--dir", join(dir, `d${attempt}`)], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      started.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+      const ready = await new Promise<boolean>((resolve, reject) => {
+        createInterface({ input: started.stdout! }).once("line", () => resolve(true));
+        started.once("exit", (code) => {
+          if (attempt < 3 && /EADDRINUSE/.test(stderr)) resolve(false);
+          else reject(new Error(`ccr up exited ${code}: ${stderr}`));
+        });
+      });
+      if (ready) {
+        child = started;
+        started.stderr!.resume();
+        break;
+      }
+    }
+  }, 180_000);
 
   afterAll(async () => {
     if (child !== undefined && child.exitCode === null) {

@@ -279,10 +279,11 @@ export class GatewayLink {
       this.answer(outbound, relayId, { case: "failure", value: { code: Code.ResourceExhausted, message: "relay node overloaded" } });
       return;
     }
-    const scope = new RequestScope(effectiveTimeoutMs(req.timeoutMs, config.maxRequestTimeoutMs));
+    const timeoutMs = effectiveTimeoutMs(req.timeoutMs, config.maxRequestTimeoutMs);
+    const scope = new RequestScope(timeoutMs);
     inFlight.set(relayId, scope);
     metrics.setInFlight(gateway.gatewayId, inFlight.size);
-    void this.deps.handler.handle(params, scope.signal).then((outcome) => {
+    void this.deps.handler.handle(params, scope.signal, timeoutMs).then((outcome) => {
       scope.dispose();
       // Only remove our own entry (a closed session has already cleared the map).
       if (inFlight.get(relayId) === scope) {

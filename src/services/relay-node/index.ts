@@ -3,9 +3,9 @@
  * streams, and serves the same decisions unary as `RelayNode`. See relay-handler.ts for the order of
  * checks and what is signed; gateway-link.ts for the stream protocol.
  */
-import type { Client, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
-import { Capability, Gateway, RelayNode, Vault } from "../../contract/index.js";
+import { Gateway, RelayNode } from "../../contract/index.js";
 import { systemClock, type Clock } from "../../domain/clock.js";
 import { ed25519SignerFromSeed } from "../../domain/crypto/ed25519.js";
 import { Code, ccrError } from "../../domain/errors.js";
@@ -13,14 +13,16 @@ import { createAttestationPort } from "./attestation-port.js";
 import { GatewayLink } from "./gateway-link.js";
 import { RelayNodeMetrics } from "./metrics.js";
 import type { GatewayEndpoint, RelayNodeConfig } from "./options.js";
-import { silentLogger, type AttestationPort, type RelayNodeLogger } from "./ports.js";
+import { createCapabilityClient, createVaultClient, type ClosablePort } from "./dependency-clients.js";
+import { silentLogger, type AttestationPort, type CapabilityPort, type RelayNodeLogger, type VaultPort } from "./ports.js";
 import { RelayHandler } from "./relay-handler.js";
 import { createGrpcClient, type ClosableClient } from "./transport.js";
 import { createRelayNodeService } from "./unary-service.js";
 
 export { resolveRelayNodeOptions, RELAY_NODE_DEFAULTS } from "./options.js";
 export type { BackoffConfig, GatewayEndpoint, RelayNodeConfig, RelayNodeOptions } from "./options.js";
-export type { AttestationCheck, AttestationCheckInput, AttestationPort, RelayNodeLogger } from "./ports.js";
+export type { AttestationCheck, AttestationCheckInput, AttestationPort, CapabilityPort, DependencyCallOptions, RelayNodeLogger, VaultPort } from "./ports.js";
+export { createCapabilityClient, createVaultClient, RELAY_NODE_CHANNEL_OPTIONS } from "./dependency-clients.js";
 export { RelayHandler, type RelayOutcome } from "./relay-handler.js";
 export { attestationPortFromVerifier, createAttestationPort } from "./attestation-port.js";
 export { GatewayLink, type GatewayLinkState } from "./gateway-link.js";
@@ -33,10 +35,10 @@ export interface RelayNodeDeps {
    * `config.attestation` (policy options) and `clock`.
    */
   readonly attestation?: AttestationPort;
-  /** Vault client; default: gRPC to `config.vaultUrl`. */
-  readonly vault?: Client<typeof Vault>;
-  /** Capability client; default: gRPC to `config.capabilityUrl`. */
-  readonly capability?: Client<typeof Capability>;
+  /** Vault client (a connect `Client<typeof Vault>` will do); default: grpc-js to `config.vaultUrl`. */
+  readonly vault?: VaultPort;
+  /** Capability client (a connect `Client<typeof Capability>` will do); default: grpc-js to `config.capabilityUrl`. */
+  readonly capability?: CapabilityPort;
   /** Gateway stream clients; default: gRPC over HTTP/2 with keepalive PINGs. */
   readonly gatewayClient?: (gateway: GatewayEndpoint) => ClosableClient<typeof Gateway>;
   readonly clock?: Clock;
@@ -70,15 +72,15 @@ export function createRelayNode(deps: RelayNodeDeps): RelayNodeInstance {
   const signer = ed25519SignerFromSeed(config.nodeKeySeed);
   const closers: (() => void)[] = [];
 
-  function client<S extends typeof Vault | typeof Capability>(service: S, url: string | undefined, key: string): Client<S> {
+  function client<P>(create: (url: string) => ClosablePort<P>, url: string | undefined, key: string): P {
     if (url === undefined) throw ccrError(`relay node config: ${key} is required when no client is injected`, Code.InvalidArgument);
-    const c = createGrpcClient(service, url);
+    const c = create(url);
     closers.push(c.close);
     return c.client;
   }
 
-  const vault = deps.vault ?? client(Vault, config.vaultUrl, "vaultUrl");
-  const capability = deps.capability ?? client(Capability, config.capabilityUrl, "capabilityUrl");
+  const vault = deps.vault ?? client(createVaultClient, config.vaultUrl, "vaultUrl");
+  const capability = deps.capability ?? client(createCapabilityClient, config.capabilityUrl, "capabilityUrl");
   let attestation = deps.attestation;
   if (attestation === undefined) {
     if (config.attestation === undefined) {

@@ -1,10 +1,38 @@
 /**
  * What the relay node needs from its collaborators, as small interfaces (ports), so the handler can
  * be tested with fakes and wired to the real modules by the composition root. Vault and Capability
- * are reached through their generated clients (`Client<typeof Vault>`, `Client<typeof Capability>`),
- * which tests back with `createRouterTransport`.
+ * are each one unary method: the node's default clients are grpc-js channels (dependency-clients.ts),
+ * and a connect `Client<typeof Vault>` / `Client<typeof Capability>` satisfies the same ports
+ * (tests back those with `createRouterTransport`).
  */
-import type { Attestation } from "../../contract/index.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  Attestation,
+  CapabilityExecuteRequestSchema,
+  CapabilityExecuteResponse,
+  VaultGetSecretsRequestSchema,
+  VaultGetSecretsResponse,
+} from "../../contract/index.js";
+
+/** Per-call options of a dependency call; a subset of connect's `CallOptions`. */
+export interface DependencyCallOptions {
+  /** Aborting cancels the call on the wire (RST_STREAM), so the server stops working on it. */
+  readonly signal?: AbortSignal;
+  /** The time left of the relay request, sent as the call's deadline (`grpc-timeout`). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Failures reject with a ConnectError whose code is the server's (gRPC status numbers are Connect
+ * codes) and whose raw message is the server's message.
+ */
+export interface VaultPort {
+  getSecrets(request: MessageInitShape<typeof VaultGetSecretsRequestSchema>, options?: DependencyCallOptions): Promise<VaultGetSecretsResponse>;
+}
+
+export interface CapabilityPort {
+  execute(request: MessageInitShape<typeof CapabilityExecuteRequestSchema>, options?: DependencyCallOptions): Promise<CapabilityExecuteResponse>;
+}
 
 export interface AttestationCheckInput {
   /** The request's attestation field, as received (may be absent). */

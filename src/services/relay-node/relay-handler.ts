@@ -18,15 +18,12 @@
  * the request and must never count toward a quorum (one node's outage is not the DON's answer).
  */
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
 import {
   RelayErrorSchema,
   SignedAnswerSchema,
   sdk,
-  type Capability,
   type CapabilityExecuteRequestSchema,
   type SignedAnswer,
-  type Vault,
   type VaultGetSecretsRequest,
 } from "../../contract/index.js";
 import {
@@ -50,7 +47,7 @@ import {
 } from "../../domain/relay-params/validation.js";
 import type { RelayNodeMetrics } from "./metrics.js";
 import type { RelayNodeConfig } from "./options.js";
-import type { AttestationPort, RelayNodeLogger } from "./ports.js";
+import type { AttestationPort, CapabilityPort, DependencyCallOptions, RelayNodeLogger, VaultPort } from "./ports.js";
 import { translateCapabilityResponse, translateVaultResponse } from "./translate.js";
 import { buildVaultGetSecretsRequest } from "./vault-request.js";
 
@@ -73,8 +70,8 @@ export interface RelayHandlerDeps {
   readonly config: Readonly<RelayNodeConfig>;
   readonly signer: Ed25519Signer;
   readonly attestation: AttestationPort;
-  readonly vault: Client<typeof Vault>;
-  readonly capability: Client<typeof Capability>;
+  readonly vault: VaultPort;
+  readonly capability: CapabilityPort;
   readonly clock: Clock;
   readonly metrics: RelayNodeMetrics;
   readonly logger: RelayNodeLogger;
@@ -88,6 +85,21 @@ const TRANSIENT = new Set<Code>([Code.Unavailable, Code.DeadlineExceeded, Code.R
 function aborted(signal: AbortSignal): RelayOutcome {
   return { kind: "aborted", timedOut: signal.reason instanceof RequestDeadlineExceeded };
 }
+
+/**
+ * A failed dependency call that is really the request ending: cancelled or timed out here, or the
+ * dependency answering DeadlineExceeded to the deadline it was sent. That deadline is the
+ * request's own remaining time, so its timer and the request's race by a millisecond or so; either
+ * way the request timed out (not "the dependency is unavailable").
+ */
+function abortedCall(signal: AbortSignal, options: CallOptions, err: unknown): RelayOutcome | undefined {
+  if (signal.aborted) return aborted(signal);
+  if (options.timeoutMs !== undefined && err instanceof ConnectError && err.code === Code.DeadlineExceeded) return { kind: "aborted", timedOut: true };
+  return undefined;
+}
+
+/** A dependency call's options: always the request's signal. */
+type CallOptions = DependencyCallOptions & { readonly signal: AbortSignal };
 
 /** The Capability.Execute request: plain values and a copied payload (see `RelayHandler.handle`). */
 type CapabilityCall = MessageInitShape<typeof CapabilityExecuteRequestSchema> & { readonly capabilityId: string };
@@ -124,7 +136,9 @@ export class RelayHandler {
   }
 
   /**
-   * Decides and answers one request; never throws. `signal` aborts the Vault/Capability call.
+   * Decides and answers one request; never throws. `signal` aborts the Vault/Capability call;
+   * `timeoutMs` (the request's own deadline, as its RequestScope) is what is left of it when that
+   * call starts, sent as the call's deadline so the dependency stops on its own too.
    *
    * Not itself async, and the checks return the dependency call's promise instead of awaiting it:
    * a suspended async frame keeps its arguments alive, and `params` views the gateway stream's
@@ -132,10 +146,11 @@ export class RelayHandler {
    * Vault/Capability call would pin the whole request (attestation document included) for as long
    * as the call is pending. Only the small, copied call data and the binding hash stay in flight.
    */
-  handle(params: RelayParams, signal: AbortSignal): Promise<RelayOutcome> {
+  handle(params: RelayParams, signal: AbortSignal, timeoutMs?: number): Promise<RelayOutcome> {
     const started = performance.now();
     const method = relayMethodOf(params);
-    return this.settle(this.run(params, signal), method, started);
+    const deadlineAtMs = timeoutMs === undefined ? undefined : this.deps.clock.nowMs() + timeoutMs;
+    return this.settle(this.run(params, signal, deadlineAtMs), method, started);
   }
 
   private async settle(pending: Promise<RelayOutcome>, method: RelayMethodName, started: number): Promise<RelayOutcome> {
@@ -150,7 +165,7 @@ export class RelayHandler {
     return outcome;
   }
 
-  private async run(params: RelayParams, signal: AbortSignal): Promise<RelayOutcome> {
+  private async run(params: RelayParams, signal: AbortSignal, deadlineAtMs: number | undefined): Promise<RelayOutcome> {
     const bindingHash = relayBindingHash(params);
 
     const verdict = validateRelayParams(params);
@@ -196,22 +211,30 @@ export class RelayHandler {
 
     // Returned, not awaited (see `handle`): this frame ends here.
     if (valid.kind === "secrets") {
-      return this.getSecrets(valid.secrets, buildVaultGetSecretsRequest(valid, this.deps.signer, this.deps.clock.nowMs()), bindingHash, signal);
+      const request = buildVaultGetSecretsRequest(valid, this.deps.signer, this.deps.clock.nowMs());
+      return this.getSecrets(valid.secrets, request, bindingHash, this.callOptions(signal, deadlineAtMs));
     }
-    return this.executeCapability(capabilityCall(valid, sdkRequest!), bindingHash, signal);
+    return this.executeCapability(capabilityCall(valid, sdkRequest!), bindingHash, this.callOptions(signal, deadlineAtMs));
+  }
+
+  private callOptions(signal: AbortSignal, deadlineAtMs: number | undefined): CallOptions {
+    if (deadlineAtMs === undefined) return { signal };
+    return { signal, timeoutMs: Math.max(1, deadlineAtMs - this.deps.clock.nowMs()) };
   }
 
   private async getSecrets(
     secrets: readonly NormalizedSecretId[],
     request: VaultGetSecretsRequest,
     bindingHash: Uint8Array,
-    signal: AbortSignal,
+    options: CallOptions,
   ): Promise<RelayOutcome> {
+    const { signal } = options;
     let response;
     try {
-      response = await this.deps.vault.getSecrets(request, { signal });
+      response = await this.deps.vault.getSecrets(request, options);
     } catch (err) {
-      if (signal.aborted) return aborted(signal);
+      const gone = abortedCall(signal, options, err);
+      if (gone !== undefined) return gone;
       // The node checked the request's shape already, so a Vault InvalidArgument is about the
       // request itself (e.g. an enclave key that is not a usable X25519 point): the same answer on
       // every honest node, so signed. Anything else is this node's problem.
@@ -230,12 +253,14 @@ export class RelayHandler {
     return this.sign(bindingHash, { case: "secrets", value: translated.result });
   }
 
-  private async executeCapability(call: CapabilityCall, bindingHash: Uint8Array, signal: AbortSignal): Promise<RelayOutcome> {
+  private async executeCapability(call: CapabilityCall, bindingHash: Uint8Array, options: CallOptions): Promise<RelayOutcome> {
+    const { signal } = options;
     let response;
     try {
-      response = await this.deps.capability.execute(call, { signal });
+      response = await this.deps.capability.execute(call, options);
     } catch (err) {
-      if (signal.aborted) return aborted(signal);
+      const gone = abortedCall(signal, options, err);
+      if (gone !== undefined) return gone;
       // The registry is shared by the DON, so "no such capability" and "bad input" are the same
       // answer on every honest node: signed, like upstream's user errors.
       const error = ConnectError.from(err);

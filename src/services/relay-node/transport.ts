@@ -1,9 +1,10 @@
 /**
- * Default clients of the relay node, made with the transport runtime's factory (gRPC over HTTP/2,
- * h2c for http:// URLs). The node keeps its own session pool, so `close()` cuts exactly its own
- * connections, with keepalive PINGs tighter than the runtime default: the gateway stream is the
+ * The relay node's gateway stream clients, made with the transport runtime's factory (gRPC over
+ * HTTP/2, h2c for http:// URLs). The node keeps its own session pool, so `close()` cuts exactly its
+ * own connections, with keepalive PINGs tighter than the runtime default: the gateway stream is the
  * node's lifeline, and a dead gateway must be noticed (and redialed) even when no request is in
- * flight. The composition root may inject other clients.
+ * flight. (The per-request Vault and Capability calls go through grpc-js: dependency-clients.ts.)
+ * The composition root may inject other clients.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { Client, Interceptor } from "@connectrpc/connect";

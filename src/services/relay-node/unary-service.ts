@@ -36,10 +36,11 @@ export function createRelayNodeService(
   maxRequestTimeoutMs: number,
 ): ServiceImpl<typeof RelayNode> {
   async function answer(params: RelayParams, ctx: HandlerContext): Promise<SignedAnswer> {
-    const scope = new RequestScope(effectiveTimeoutMs(ctx.timeoutMs(), maxRequestTimeoutMs), ctx.signal);
+    const timeoutMs = effectiveTimeoutMs(ctx.timeoutMs(), maxRequestTimeoutMs);
+    const scope = new RequestScope(timeoutMs, ctx.signal);
     let outcome;
     try {
-      outcome = await handler.handle(params, scope.signal);
+      outcome = await handler.handle(params, scope.signal, timeoutMs);
     } finally {
       scope.dispose();
     }

@@ -1,6 +1,6 @@
 /**
- * The relay node's clients (src/services/relay-node/transport.ts) ask their peers for uncompressed
- * answers: on the wire, their requests carry no `grpc-accept-encoding`, so a ccr server (which
+ * The relay node's connect clients (src/services/relay-node/transport.ts: its gateway streams, and
+ * any Vault/Capability client made with it) ask their peers for uncompressed answers: on the wire, their requests carry no `grpc-accept-encoding`, so a ccr server (which
  * gzips any answer over 1 KiB for a client that accepts it) answers plainly. Gzip on these
  * loopback/LAN hops cost CPU on both ends, and a gunzipped message pinned a 16 KiB zlib chunk per
  * request in flight on the node.
@@ -34,6 +34,7 @@ async function recordingServer(): Promise<{ url: string; headers: IncomingHttpHe
 }
 
 describe("relay node clients", () => {
+  // The node's own Vault/Capability clients are grpc-js (dependency-clients.test.ts covers them).
   it("send no grpc-accept-encoding on unary calls", async () => {
     const { url, headers } = await recordingServer();
     const c = createGrpcClient(Capability, url);

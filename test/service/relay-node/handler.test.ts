@@ -13,6 +13,7 @@ import {
   VaultGetSecretsResponseSchema,
   sdk,
   type CapabilityExecuteRequest,
+  type CapabilityExecuteResponse,
   type SignedAnswer,
   type VaultGetSecretsRequest,
 } from "../../../src/contract/index.js";
@@ -25,6 +26,8 @@ import {
 } from "../../../src/contract/relay-hash.js";
 import { ed25519Verify } from "../../../src/domain/crypto/ed25519.js";
 import { verifyVaultNodeRequest } from "../../../src/domain/vault/node-request.js";
+import { ManualClock } from "../../../src/domain/clock.js";
+import type { CapabilityPort, DependencyCallOptions } from "../../../src/services/relay-node/ports.js";
 import type { RelayOutcome } from "../../../src/services/relay-node/relay-handler.js";
 import {
   authorize,
@@ -38,6 +41,7 @@ import {
   makeFakes,
   makeHandler,
   never,
+  NOW_MS,
   OTHER_KEY,
   OWNER_EIP55,
   OWNER_LOWER,
@@ -171,6 +175,64 @@ describe("what a pending Vault/Capability call keeps alive", () => {
     expect(Buffer.from(seen[0]!.enclavePublicKey)).toEqual(Buffer.from(ENCLAVE_KEY));
     expect(seen[0]!.enclavePublicKey.buffer).not.toBe(wire);
     expect(verifyVaultNodeRequest(seen[0]!)).toBe(true);
+  });
+});
+
+describe("the request's deadline on the Vault/Capability call", () => {
+  // A port that records the options of each call (the grpc-js client sends `timeoutMs` as
+  // `grpc-timeout`; test/integration/relay-node/dependency-clients.test.ts checks that on a socket).
+  function capturing(answer: () => Promise<CapabilityExecuteResponse> = async () => create(CapabilityExecuteResponseSchema, {})) {
+    const options: DependencyCallOptions[] = [];
+    const port: CapabilityPort = { execute: async (_req, o) => (options.push(o ?? {}), answer()) };
+    return { port, options };
+  }
+
+  it("the time left of the request when the call starts, on the node's clock", async () => {
+    const clock = new ManualClock(NOW_MS);
+    // The attestation check takes 1 200 ms of the request's 5 000.
+    const attestation = new FakeAttestation(() => (clock.advance(1_200), { kind: "ok", cache: "miss" }));
+    const base = makeFakes();
+    const { port, options } = capturing();
+    const { handler } = makeHandler({ clock, attestation, fakes: { ...base, capability: port as unknown as typeof base.capability } });
+    const signal = new AbortController().signal;
+    signed(await handler.handle({ case: "executeCapability", value: capabilityRequest() }, signal, 5_000));
+    expect(options).toEqual([{ signal, timeoutMs: 3_800 }]);
+  });
+
+  it("at least 1 ms (a deadline already spent is still a deadline), and none when the request has none", async () => {
+    const clock = new ManualClock(NOW_MS);
+    const attestation = new FakeAttestation(() => (clock.advance(50), { kind: "ok", cache: "miss" }));
+    const base = makeFakes();
+    const { port, options } = capturing();
+    const { handler } = makeHandler({ clock, attestation, fakes: { ...base, capability: port as unknown as typeof base.capability } });
+    signed(await handler.handle({ case: "executeCapability", value: capabilityRequest() }, never, 10));
+    signed(await handler.handle({ case: "executeCapability", value: capabilityRequest() }, never));
+    expect(options).toEqual([{ signal: never, timeoutMs: 1 }, { signal: never }]);
+  });
+
+  it("the vault call gets it too", async () => {
+    const { handler, fakes } = makeHandler();
+    const seen: (number | undefined)[] = [];
+    fakes.vaultImpl = (req, ctx) => (seen.push(ctx.timeoutMs()), defaultVaultAnswer(req));
+    signed(await handler.handle({ case: "getSecrets", value: secretsRequest() }, never, 4_000));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeGreaterThan(0);
+    expect(seen[0]).toBeLessThanOrEqual(4_000);
+  });
+
+  it("the dependency's DeadlineExceeded to the deadline it was sent is the request timing out, not the dependency failing", async () => {
+    const base = makeFakes();
+    const { port } = capturing(async () => {
+      throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
+    });
+    const { handler } = makeHandler({ fakes: { ...base, capability: port as unknown as typeof base.capability } });
+    expect(await handler.handle({ case: "executeCapability", value: capabilityRequest() }, never, 100)).toEqual({ kind: "aborted", timedOut: true });
+    // Without a deadline of ours, a DeadlineExceeded is the dependency's own: it is unavailable.
+    expect(await handler.handle({ case: "executeCapability", value: capabilityRequest() }, never)).toEqual({
+      kind: "failure",
+      code: Code.Unavailable,
+      message: "capability unavailable",
+    });
   });
 });
 

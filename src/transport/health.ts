@@ -111,7 +111,8 @@ export function healthService(registry: HealthRegistry): ServiceImpl<typeof heal
     check(request) {
       const status = registry.get(request.service);
       if (status === undefined) {
-        throw new ConnectError(`unknown service "${request.service}"`, Code.NotFound);
+        const name = request.service.length <= 128 ? request.service : `${request.service.slice(0, 128)}… (${request.service.length} chars)`;
+        throw new ConnectError(`unknown service "${name}"`, Code.NotFound);
       }
       return { status };
     },

@@ -2,7 +2,7 @@
  * `createServer`: what every ccr process serves, on one port.
  *
  *  - gRPC, gRPC-Web and Connect (JSON and binary), over cleartext HTTP/2 and HTTP/1.1, through one
- *    `connectNodeAdapter` handler (one-port.ts sniffs the protocol);
+ *    connect-node handler (node-adapter.ts; one-port.ts sniffs the protocol);
  *  - the application services, plus grpc.health.v1.Health and grpc.reflection.v1 / v1alpha;
  *  - `GET /metrics` (Prometheus) and the services' own plain-HTTP routes, through the adapter's
  *    fallback;
@@ -15,12 +15,12 @@ import { setMaxListeners } from "node:events";
 import type * as http2 from "node:http2";
 import type { DescService } from "@bufbuild/protobuf";
 import { createContextValues, Code, ConnectError, type ContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { health, reflectionV1, reflectionV1alpha } from "../contract/index.js";
 import { callObservedKey, createCallObserver, InflightCalls } from "./call-observer.js";
 import { HealthRegistry, healthService, overallHealthService, ServingStatus } from "./health.js";
 import { createFallback, type NodeRequest, type NodeResponse } from "./http-routes.js";
 import { requestIdKey, type Logger } from "./logger.js";
+import { createNodeAdapter } from "./node-adapter.js";
 import { grpcCodeName, ServerMetrics } from "./metrics.js";
 import { LeanStreamServer } from "./lean-stream.js";
 import { LeanUnaryServer } from "./lean-unary.js";
@@ -111,7 +111,8 @@ export function createServer<const T extends readonly DescService[]>(options: Se
     nowMs: opts.nowMs,
   });
 
-  const adapter = connectNodeAdapter({
+  const adapter = createNodeAdapter({
+    logger,
     routes(router) {
       for (const { service, impl } of opts.services) router.service(service, impl);
       router.service(health.Health, healthService(healthRegistry));

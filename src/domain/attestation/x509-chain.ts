@@ -119,7 +119,14 @@ function parseCertificate(der: Uint8Array): CertificateInfo | null {
   }
   const window = parseWindow(x509);
   if (window === null) return null;
-  const publicKey = x509.publicKey;
+  // A certificate can parse while its key does not (an EC point off the curve, a corrupted SPKI):
+  // the `publicKey` getter then throws OpenSSL's "decode error". Not a valid certificate.
+  let publicKey: KeyObject;
+  try {
+    publicKey = x509.publicKey;
+  } catch {
+    return null;
+  }
   return { x509, publicKey, window, isCa: x509.ca, isP384: isP384(publicKey), signed: parseCertificateSignature(der) };
 }
 

@@ -459,10 +459,10 @@ export class RelayGateway {
     }
     const hello = first.message.value;
     if (hello.gatewayId !== this.config.gatewayId) {
-      throw ccrError(`node hello is for gateway "${hello.gatewayId}", this is gateway "${this.config.gatewayId}"`, Code.PermissionDenied);
+      throw ccrError(`node hello is for gateway "${clip(hello.gatewayId)}", this is gateway "${this.config.gatewayId}"`, Code.PermissionDenied);
     }
     if (hello.donId !== this.config.donId) {
-      throw ccrError(`node hello is for DON "${hello.donId}", this gateway serves DON "${this.config.donId}"`, Code.PermissionDenied);
+      throw ccrError(`node hello is for DON "${clip(hello.donId)}", this gateway serves DON "${this.config.donId}"`, Code.PermissionDenied);
     }
     const member = this.memberIndex.get(Buffer.from(hello.nodePublicKey).toString("hex"));
     if (hello.nodePublicKey.length !== 32 || member === undefined) {
@@ -707,4 +707,12 @@ export class RelayGateway {
       if (link !== undefined) this.drop(link, ccrError("gateway is shutting down", Code.Unavailable));
     }
   }
+}
+
+/**
+ * A client-supplied value quoted in an error: bounded, so the grpc-message trailer stays far below
+ * the header-list limits of standard HTTP/2 clients (a 64 KiB id made the answer unreadable).
+ */
+function clip(value: string, maxChars = 128): string {
+  return value.length <= maxChars ? value : `${value.slice(0, maxChars)}… (${value.length} chars)`;
 }

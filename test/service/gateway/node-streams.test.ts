@@ -51,6 +51,19 @@ describe("node handshake", () => {
     expect(wrongDon.kind === "refused" && wrongDon.error.rawMessage).toBe('node hello is for DON "don-2", this gateway serves DON "don-1"');
   });
 
+  it("quotes a huge claimed gateway or DON id clipped, so the refusal stays readable to any client", async () => {
+    fx = await startGatewayFixture({ behaviors: [], members: 4, f: 1 });
+    const huge = "g".repeat(64 * 1024);
+    const wrongGateway = await node({ signer: testSigner(0), hello: { gatewayId: huge } }).handshake;
+    const wrongDon = await node({ signer: testSigner(1), hello: { donId: huge } }).handshake;
+    expect(wrongGateway.kind === "refused" && wrongGateway.error.rawMessage).toBe(
+      `node hello is for gateway "${"g".repeat(128)}… (65536 chars)", this is gateway "gw-1"`,
+    );
+    expect(wrongDon.kind === "refused" && wrongDon.error.rawMessage).toBe(
+      `node hello is for DON "${"g".repeat(128)}… (65536 chars)", this gateway serves DON "don-1"`,
+    );
+  });
+
   it("refuses a member's key whose proof is signed by someone else", async () => {
     fx = await startGatewayFixture({ behaviors: [], members: 4, f: 1 });
     const outcome = await node({ signer: testSigner(0), proofSigner: testSigner(9) }).handshake;

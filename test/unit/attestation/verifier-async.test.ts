@@ -4,6 +4,8 @@
  * requests on a new document, and certificate signatures checked over the exact signed bytes.
  */
 import { generateKeyPairSync, sign } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/domain/clock.js";
 import {
@@ -84,8 +86,18 @@ function cases(): Case[] {
   const production = createAttestationPolicy({ allowedPcrSets: "unchecked" });
   const algMismatch = patchLast(pki.intermediate.certificateDer, ECDSA_SHA384, ECDSA_SHA256);
   const bothSha256 = patchLast(algMismatch, ECDSA_SHA384, ECDSA_SHA256);
+  // The leaf with its EC point's format byte changed (04, uncompressed, to 05): not a certificate.
+  const leafHex = Buffer.from(pki.leaf.certificateDer).toString("hex");
+  const pointAt = leafHex.indexOf("0362000004") + 8;
+  const badPointLeaf = new Uint8Array(Buffer.from(leafHex.slice(0, pointAt) + "05" + leafHex.slice(pointAt + 2), "hex"));
   return [
     { name: "valid", document: doc({ userData: binding(1) }), atMs: at, policy: devPolicy },
+    {
+      name: "leaf key not a curve point",
+      document: doc({}, { ...pki, leaf: { ...pki.leaf, certificateDer: badPointLeaf } }),
+      atMs: at,
+      policy: devPolicy,
+    },
     { name: "COSE tag 18", document: doc({ tag: 18 }), atMs: at, policy: devPolicy },
     { name: "tampered signature", document: doc({ mapSignature: (s) => s.map((b, i) => (i === 40 ? b ^ 1 : b)) }), atMs: at, policy: devPolicy },
     { name: "untrusted root", document: doc({}, stranger), atMs: at, policy: devPolicy },
@@ -141,6 +153,22 @@ describe("verifyDocumentAsync gives the synchronous verdict", () => {
     // And again, from the caches both filled.
     expect(summary(await async.verifyDocumentAsync(document))).toEqual(summary(sync.verifyDocument(document)));
     expect(async.stats()).toEqual(sync.stats());
+  });
+
+  it("rejects a certificate whose key does not decode, instead of throwing (a document the issue 9 fuzzer made)", async () => {
+    // Its leaf parses as X.509, but reading the key throws OpenSSL's "decode error".
+    const hexText = readFileSync(fileURLToPath(new URL("./fuzz-leaf-key-undecodable.hex", import.meta.url)), "utf8").trim();
+    const document = new Uint8Array(Buffer.from(hexText, "hex"));
+    const parsed = parseNitroDocument(document);
+    if (parsed.kind !== "ok") throw new Error("fixture did not parse");
+    const policy = createAttestationPolicy({ allowedPcrSets: "unchecked", devMode: true, devRoots: [parsed.document.cabundle[0]!] });
+    const expected = {
+      code: "chain_invalid",
+      reason: "attestation: certificate chain invalid: certificate 2 of 2 (leaf) is not a valid X.509 certificate",
+    };
+    const at = () => new ManualClock(parsed.document.timestampMs);
+    expect(createAttestationVerifier({ policy, clock: at() }).verifyDocument(document)).toMatchObject(expected);
+    expect(await createAttestationVerifier({ policy, clock: at() }).verifyDocumentAsync(document)).toMatchObject(expected);
   });
 
   it("names the bad links the way the synchronous check does", async () => {

@@ -9,10 +9,16 @@
  * Claims:
  *   - zero crashes: every process still runs, was never restarted, and answers grpc.health SERVING;
  *   - client errors get client error codes (classify.ts): no Internal/Unknown/DataLoss, no HTTP 5xx,
- *     no JSON-RPC -32603, no hang. Every such answer is reported with the input that caused it;
- *   - memory is flat afterwards: each server's RSS after a settle period is within
- *     RSS_BOUND_FACTOR × its RSS before the run plus RSS_BOUND_SLACK_MB (the before figure is taken
- *     after a warm-up, so JIT code and caches are already there);
+ *     no JSON-RPC -32603, no hang, no answer a standard client cannot read. Every such answer is
+ *     reported with the input that caused it. (Refusals on the wire — an HTTP/2 reset or GOAWAY, an
+ *     HTTP/1.1 400-and-close — are client errors too; so is connect-node's 505 for a bidi-streaming
+ *     call over HTTP/1.1, RFC 9110 §15.6.6, which the report lists separately.)
+ *   - memory is flat afterwards: each process's RSS after a settle period is within
+ *     RSS_BOUND_FACTOR × its RSS before the run plus RSS_BOUND_SLACK_MB. The before figure is taken
+ *     after a warm-up (JIT code, caches, connection pools in place); V8 keeps the heap it grew to
+ *     during the run, so the bound is loose on purpose and the report adds an RSS series every
+ *     10 000 requests and each server's heap in use (nodejs_heap_size_used_bytes) before and after,
+ *     to tell a leak (steady growth) from a heap that grew once;
  *   - the verifier never throws on document bytes and never accepts a must-reject document.
  *
  * Reproduce: every case is generated from Prng(seed, index). The suite prints its seed; rerun with
@@ -24,11 +30,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { health } from "../../src/contract/index.js";
 import { createServiceClient, Http2SessionPool } from "../../src/transport/index.js";
-import { useProcessMesh } from "../support/process-mesh.js";
+import { useProcessMesh, type ProcessMesh } from "../support/process-mesh.js";
 import { buildFuzzEnv, SERVERS_UNDER_TEST } from "./fuzz/env.js";
 import { cpuMs, rssBytes } from "./fuzz/proc-stats.js";
 import { faultsSeed, Prng } from "./fuzz/prng.js";
-import { emptyStats, runFuzz, runOneCase, type Finding } from "./fuzz/run.js";
+import { emptyStats, FINDING_CLASSES, runFuzz, runOneCase, type Finding } from "./fuzz/run.js";
 import { runDirectVerify } from "./fuzz/verify-direct.js";
 
 const SEED = faultsSeed();
@@ -38,7 +44,7 @@ const ONE_CASE = process.env["CCR_FAULTS_FUZZ_CASE"];
 const WARMUP = Math.min(3_000, Math.ceil(REQUESTS / 20));
 const CONCURRENCY = 48;
 const REQUEST_TIMEOUT_MS = 20_000;
-const SETTLE_MS = 10_000;
+const SETTLE_MS = 5_000;
 /** Memory bound: after ≤ before × factor + slack. */
 const RSS_BOUND_FACTOR = 1.5;
 const RSS_BOUND_SLACK_MB = 48;
@@ -48,6 +54,13 @@ const mb = (b: number | undefined): number => (b === undefined ? Number.NaN : Ma
 async function rssOf(pids: Readonly<Record<string, number | undefined>>): Promise<Record<string, number | undefined>> {
   const out: Record<string, number | undefined> = {};
   for (const [name, pid] of Object.entries(pids)) out[name] = await rssBytes(pid);
+  return out;
+}
+
+/** Each server's V8 heap in use (prom-client's nodejs_heap_size_used_bytes), MiB. */
+async function heapOf(m: ProcessMesh): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name] of SERVERS_UNDER_TEST) out[name] = mb(await m.metric(name, "nodejs_heap_size_used_bytes").catch(() => Number.NaN));
   return out;
 }
 
@@ -71,8 +84,10 @@ describe(`bad input: ${REQUESTS} malformed requests at every public endpoint (se
     try {
       const { env, verifier } = built;
       if (ONE_CASE !== undefined) {
+        // Replay of one case (a finding's case index): fails the same way the finding did.
         const r = await runOneCase(env, SEED, Number(ONE_CASE));
         console.log(`[faults] fuzz case ${ONE_CASE} (seed ${SEED}): ${JSON.stringify(r, null, 1)}`);
+        expect(FINDING_CLASSES.has(r.outcome.cls), JSON.stringify(r.outcome)).toBe(false);
         return;
       }
       const watched = m.names;
@@ -83,6 +98,7 @@ describe(`bad input: ${REQUESTS} malformed requests at every public endpoint (se
       await runFuzz(env, { seed: SEED, from: 0, to: WARMUP, concurrency: CONCURRENCY, stats });
       await sleep(SETTLE_MS);
       const rssBefore = await rssOf(pidsAtStart);
+      const heapBefore = await heapOf(m);
 
       /** RSS every 10 000 requests, to tell a leak (steady growth) from heap expansion (a plateau). */
       const rssSeries: { done: number; mb: Record<string, number> }[] = [];
@@ -108,6 +124,7 @@ describe(`bad input: ${REQUESTS} malformed requests at every public endpoint (se
       const rssPeakish = await rssOf(pidsAtStart);
       await sleep(SETTLE_MS);
       const rssAfter = await rssOf(pidsAtStart);
+      const heapAfter = await heapOf(m);
 
       // Direct verifier calls (in this process, the relay nodes' own policy and code).
       const v0 = performance.now();
@@ -153,25 +170,27 @@ describe(`bad input: ${REQUESTS} malformed requests at every public endpoint (se
         health: healthStatus,
         memory,
         rssSeriesMb: rssSeries,
+        heapUsedMb: Object.fromEntries(SERVERS_UNDER_TEST.map(([name]) => [name, { before: heapBefore[name], afterSettle: heapAfter[name] }])),
         directVerify: { ...direct, durationMs: Math.round(directMs) },
       };
       console.log(`[faults] ${JSON.stringify(report)}`);
       const findingsText = findings.length === 0 ? "none" : findings.map(findingText).join("\n");
       console.log(`[faults] fuzz findings (seed ${SEED}):\n${findingsText}`);
 
+      // Each claim is checked on its own (soft), so a failing run names every claim it breaks.
       expect(stats.cases).toBe(WARMUP + REQUESTS);
       // Zero crashes: same processes, still running, serving.
       for (const name of watched) {
-        expect([name, m.running(name), m.starts(name), m.pid(name)], m.diagnostics()).toEqual([name, true, 1, pidsAtStart[name]]);
+        expect.soft([name, m.running(name), m.starts(name), m.pid(name)], m.diagnostics()).toEqual([name, true, 1, pidsAtStart[name]]);
       }
-      for (const [name] of SERVERS_UNDER_TEST) expect([name, healthStatus[name]]).toEqual([name, "SERVING"]);
+      for (const [name] of SERVERS_UNDER_TEST) expect.soft([name, healthStatus[name]]).toEqual([name, "SERVING"]);
       // Client errors get client error codes; nothing hangs.
-      expect(findings.length, `server-side answers to malformed input (seed ${SEED}):\n${findingsText}`).toBe(0);
+      expect.soft(findings.length, `server-side answers to malformed input (seed ${SEED}):\n${findingsText}`).toBe(0);
       // The verifier: never a throw, never a must-reject document accepted.
-      expect([direct.threw, direct.wronglyAccepted], JSON.stringify(direct, null, 1)).toEqual([0, 0]);
+      expect.soft([direct.threw, direct.wronglyAccepted], JSON.stringify(direct, null, 1)).toEqual([0, 0]);
       // Memory flat afterwards.
       for (const [name, mem] of Object.entries(memory)) {
-        expect(mem.afterSettleMb, `${name} RSS ${JSON.stringify(mem)}`).toBeLessThanOrEqual(mem.boundMb);
+        expect.soft(mem.afterSettleMb, `${name} RSS ${JSON.stringify(mem)}`).toBeLessThanOrEqual(mem.boundMb);
       }
     } finally {
       built.close();

@@ -181,7 +181,7 @@ export class H2Client {
   }
 
   /**
-   * `script`, retried once on a fresh connection when the server refused the stream unprocessed
+   * `script`, retried (up to three times) on a fresh connection when the stream was refused unprocessed
    * (REFUSED_STREAM, e.g. the connection was going away; ENHANCE_YOUR_CALM, the connection was over
    * its memory bound, see STREAMS_PER_SESSION): such a stream never reached a handler, so it says
    * nothing about the input.
@@ -194,13 +194,16 @@ export class H2Client {
     timeoutMs: number,
     method = "POST",
   ): Promise<{ result: WireResult; messages: Uint8Array[] }> {
-    const first = await this.script(baseUrl, path, headers, steps, timeoutMs, method);
     // REFUSED_STREAM (7) and ENHANCE_YOUR_CALM (11): the connection refused the stream unprocessed;
-    // GOAWAY / session errors: another call on the same connection ended it.
-    if (first.result.kind !== "reset" || !/ rst (7|11)$|^ERR_HTTP2_(GOAWAY_SESSION|SESSION_ERROR)/.test(first.result.detail)) return first;
-    this.refusedRetries++;
-    this.drop(baseUrl);
-    return this.script(baseUrl, path, headers, steps, timeoutMs, method);
+    // GOAWAY / session errors: the connection was going away (retired, or ended by another call).
+    const refused = (r: WireResult): boolean => r.kind === "reset" && / rst (7|11)$|^ERR_HTTP2_(GOAWAY_SESSION|SESSION_ERROR)/.test(r.detail);
+    let attempt = await this.script(baseUrl, path, headers, steps, timeoutMs, method);
+    for (let retries = 0; retries < 3 && refused(attempt.result); retries++) {
+      this.refusedRetries++;
+      this.drop(baseUrl);
+      attempt = await this.script(baseUrl, path, headers, steps, timeoutMs, method);
+    }
+    return attempt;
   }
 
   private drop(baseUrl: string): void {

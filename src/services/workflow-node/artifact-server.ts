@@ -32,6 +32,7 @@ import { Code, ccrError } from "../../domain/errors.js";
 import { parseWorkflowAttributes } from "../../domain/workflow/attributes.js";
 import { isExecutionId } from "../../domain/workflow/execution-id.js";
 import { normalizeWorkflowId } from "../../domain/workflow/workflow-id.js";
+import { isDatabaseUnavailable } from "../../store/database-unavailable.js";
 import type { WorkflowArtifactsStore } from "../../store/workflow-artifacts.js";
 import { httpStatusForCode } from "../../transport/index.js";
 import type { ExecutionRecord, WorkflowExecutionsStore } from "../../store/workflow-executions.js";
@@ -103,6 +104,24 @@ export interface ExecutionView {
 }
 
 const ADMIN_PREFIX = "/admin/v1/";
+
+/**
+ * What a failed admin or artifact request answers: our own errors as they are; a database that
+ * cannot be reached as Unavailable (503, retry), which is what a caller can act on; anything else
+ * as a bare internal error, its detail only in the log.
+ */
+function wireError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (isDatabaseUnavailable(error)) {
+    return ccrError("the workflow node's database is unavailable; retry shortly", Code.Unavailable, error);
+  }
+  return ccrError("internal error", Code.Internal, error);
+}
+
+function errorText(error: unknown): string {
+  const cause = error instanceof ConnectError && error.cause !== undefined ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
+}
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const JSON_OVERHEAD_BYTES = 64 * 1024;
 
@@ -114,9 +133,9 @@ export function createArtifactServer(deps: ArtifactServerDeps): ArtifactServer {
 
   const server = http.createServer((req, res) => {
     void route(req, res).catch((error: unknown) => {
-      const wire = error instanceof ConnectError ? error : ConnectError.from(error);
-      if (wire.code === Code.Internal || wire.code === Code.Unknown) {
-        logger.error({ method: req.method, path: pathOf(req), err: wire.rawMessage }, "admin request failed");
+      const wire = wireError(error);
+      if (wire.code === Code.Internal || wire.code === Code.Unavailable) {
+        logger.error({ method: req.method, path: pathOf(req), err: errorText(error) }, "admin request failed");
       }
       if (!res.headersSent) sendJson(res, httpStatusForCode(wire.code), { error: { code: codeName(wire.code), message: wire.rawMessage } });
       else res.destroy();

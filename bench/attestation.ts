@@ -61,42 +61,46 @@ function summarize(values: number[]): { median: number; min: number; max: number
   };
 }
 
+/** Wall and CPU time of one run, per operation, in ms. */
+class RunTimer {
+  private readonly cpuStart = process.cpuUsage();
+  private readonly start = process.hrtime.bigint();
+  constructor(private readonly batch: number) {}
+  stop(): { wallMs: number; cpuMs: number } {
+    const wallMs = Number(process.hrtime.bigint() - this.start) / 1e6 / this.batch;
+    const used = process.cpuUsage(this.cpuStart);
+    return { wallMs, cpuMs: (used.user + used.system) / 1000 / this.batch };
+  }
+}
+
+function statsOf(runs: readonly { wallMs: number; cpuMs: number }[]): Stats {
+  return { ...summarize(runs.map((r) => r.wallMs)), cpu: summarize(runs.map((r) => r.cpuMs)) };
+}
+
 /** Runs `batch` operations per run, `RUNS` runs after one warm-up run; ms per operation. */
 function measure(batch: number, prepare: (run: number) => (i: number) => void): Stats {
-  const wall: number[] = [];
-  const cpu: number[] = [];
+  const runs: { wallMs: number; cpuMs: number }[] = [];
   for (let run = -1; run < RUNS; run++) {
     const op = prepare(run);
-    const cpuStart = process.cpuUsage();
-    const start = process.hrtime.bigint();
+    const timer = new RunTimer(batch);
     for (let i = 0; i < batch; i++) op(i);
-    const wallMs = Number(process.hrtime.bigint() - start) / 1e6 / batch;
-    const used = process.cpuUsage(cpuStart);
-    if (run >= 0) {
-      wall.push(wallMs);
-      cpu.push((used.user + used.system) / 1000 / batch);
-    }
+    const timed = timer.stop();
+    if (run >= 0) runs.push(timed);
   }
-  return { ...summarize(wall), cpu: summarize(cpu) };
+  return statsOf(runs);
 }
 
 /** `measure` for an async operation, awaited one at a time (latency, not throughput). */
 async function measureAsync(batch: number, prepare: (run: number) => (i: number) => Promise<void>): Promise<Stats> {
-  const wall: number[] = [];
-  const cpu: number[] = [];
+  const runs: { wallMs: number; cpuMs: number }[] = [];
   for (let run = -1; run < RUNS; run++) {
     const op = prepare(run);
-    const cpuStart = process.cpuUsage();
-    const start = process.hrtime.bigint();
+    const timer = new RunTimer(batch);
     for (let i = 0; i < batch; i++) await op(i);
-    const wallMs = Number(process.hrtime.bigint() - start) / 1e6 / batch;
-    const used = process.cpuUsage(cpuStart);
-    if (run >= 0) {
-      wall.push(wallMs);
-      cpu.push((used.user + used.system) / 1000 / batch);
-    }
+    const timed = timer.stop();
+    if (run >= 0) runs.push(timed);
   }
-  return { ...summarize(wall), cpu: summarize(cpu) };
+  return statsOf(runs);
 }
 
 function expectOk(kind: string, what: string): void {

@@ -84,7 +84,7 @@ const BENCHES: readonly BenchSpec[] = [
     timeoutMs: 20 * MIN,
     invocations: (q) => [
       { args: q ? ["--runs", "2", "--seconds", "1", "--skip-rss"] : ["--runs", "3", "--seconds", "2", "--skip-rss"], repeat: 1 },
-      { args: ["--skip-throughput"], repeat: q ? 1 : 3 },
+      { args: ["--skip-throughput"], repeat: q ? 2 : 3 },
     ],
   },
   {

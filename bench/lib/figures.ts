@@ -344,7 +344,7 @@ export function gatewayFigures(jsons: readonly Json[]): BenchSection {
 const ATTESTATION_CASES: ReadonlyArray<readonly [string, string, "full" | "request" | undefined, string]> = [
   ["full_real_async", "full verification, real AWS document (5-cert chain), as a relay node runs it (signatures in parallel off the event loop)", "full", "baseline_p384_verify"],
   ["full_generated_async", "full verification, dev document with an AWS-shaped chain, as a relay node runs it", "full", "baseline_p384_verify"],
-  ["full_real", "full verification, real AWS document, on the event loop (CLI, gateway edge check)", "full", "baseline_p384_verify"],
+  ["full_real", "full verification, real AWS document, on the event loop (`ccr attestation verify`)", "full", "baseline_p384_verify"],
   ["full_generated", "full verification, dev document, on the event loop", "full", "baseline_p384_verify"],
   ["full_new_enclave", "new enclave, CA certificates already verified", undefined, "baseline_p384_verify"],
   ["new_doc_chain_cached", "new document, chain cached (binding mode a)", undefined, "baseline_p384_verify"],

@@ -13,16 +13,18 @@ import type { EdgeCheck, EdgeVerdict } from "./edge.js";
 
 export function attestationEdge(verifier: AttestationVerifier): EdgeCheck {
   return Object.freeze({
-    check(params: RelayParams, bindingHash: Uint8Array): EdgeVerdict {
+    async check(params: RelayParams, bindingHash: Uint8Array): Promise<EdgeVerdict> {
       const attestation = params.value.attestation;
       if (attestation === undefined || attestation.document.length === 0) {
         return { kind: "rejected", code: Code.PermissionDenied, reason: "attestation: missing attestation document" };
       }
       const requestTimestampMs = Number(params.value.timestampMs);
+      // Off the event loop on a new document (its P-384 signatures run on the thread pool), so a new
+      // session does not stall every other request the gateway is relaying.
       const verdict =
         attestation.sessionSignature.length === 0
-          ? verifier.checkRequest(attestation.document, { mode: "user_data", bindingHash, requestTimestampMs })
-          : verifier.checkRequest(attestation.document, {
+          ? await verifier.checkRequestAsync(attestation.document, { mode: "user_data", bindingHash, requestTimestampMs })
+          : await verifier.checkRequestAsync(attestation.document, {
               mode: "session_signature",
               bindingHash,
               requestTimestampMs,

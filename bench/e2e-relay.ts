@@ -50,23 +50,19 @@
  * The last line is one JSON object: {"bench":"e2e-relay",...}.
  */
 import { randomBytes as nodeRandomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
-import { readDonFile, readKeyFile, readMeasurementsFile } from "../src/config/index.js";
 import { authorizationPayload, Gateway, health, WorkflowAuthorizationSchema } from "../src/contract/index.js";
-import { DevAttestationProducer, loadDevAuthority, type EnclaveMeasurements } from "../src/domain/attestation/index.js";
 import { systemClock, type RandomBytes } from "../src/domain/clock.js";
-import { ed25519SignerFromSeed } from "../src/domain/crypto/ed25519.js";
-import { CONFIDENTIAL_WORKFLOWS_DEFAULTS, computeEnclaveMeasurements, generateEnclaveKeys } from "../src/services/confidential-workflows/index.js";
+import { CONFIDENTIAL_WORKFLOWS_DEFAULTS, generateEnclaveKeys } from "../src/services/confidential-workflows/index.js";
 import { EnclaveAttestation } from "../src/services/confidential-workflows/enclave-attestation.js";
 import { RelayClient, type ExecutionIdentity } from "../src/services/confidential-workflows/relay-client.js";
 import { createServiceClient, Http2SessionPool } from "../src/transport/index.js";
 import { closedLoop, openLoop, type Call, type LoadResult, type OpenLoopResult } from "./lib/load.js";
+import { loadDeploymentEnclave } from "./lib/deployment-enclave.js";
 import { startBenchMesh, type BenchMesh, type Topology } from "./lib/mesh.js";
 import { linearFit, pairedRatio, roundSig, roundSummary, summarize, type Summary } from "./lib/stats.js";
 
@@ -113,24 +109,7 @@ const load3 = (): number[] => loadavg().map((x) => Number(x.toFixed(2)));
 
 /** The enclave side, built from the deployment directory exactly as the enclave process would. */
 async function enclaveClients(dir: string, gatewayUrl: string, sessions: Http2SessionPool): Promise<{ calls: Call; senders: number }> {
-  const don = readDonFile(join(dir, "don.json"));
-  const measurements: EnclaveMeasurements = await computeEnclaveMeasurements();
-  const allowed = readMeasurementsFile(join(dir, "measurements.json")).pcrSets;
-  if (!allowed.some((s) => s.pcr0 === hex(measurements.pcr0) && s.pcr1 === hex(measurements.pcr1) && s.pcr2 === hex(measurements.pcr2))) {
-    throw new Error(`${dir}/measurements.json does not allow this build's measurements (ccr init and ccr up write them); was the checkout changed since?`);
-  }
-  const authority = loadDevAuthority({
-    certificatePem: readFileSync(join(dir, "keys/attestation-ca.pem"), "utf8"),
-    privateKeyPem: readFileSync(join(dir, "keys/attestation-ca.key"), "utf8"),
-  });
-  const producer = DevAttestationProducer.fromAuthority({
-    authority,
-    moduleId: `i-bench-enc${hex(randomBytes(6))}`,
-    measurements,
-    clock: systemClock,
-    randomBytes,
-  });
-  const workflowNode = ed25519SignerFromSeed(readKeyFile(join(dir, "keys/workflow-node.key")));
+  const { don, producer, workflowNode } = await loadDeploymentEnclave(dir, "i-bench-enc");
   const gateway = createServiceClient(Gateway, { baseUrl: gatewayUrl, protocol: "grpc", sessions });
   const clients = Array.from({ length: SENDERS }, () => {
     const keys = generateEnclaveKeys(randomBytes);

@@ -48,7 +48,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { createServer as createHttp2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { readDonFile, readKeyFile } from "../src/config/index.js";
+import { readDonFile } from "../src/config/index.js";
 import {
   CapabilityExecuteRequestSchema,
   CapabilityExecuteResponseSchema,
@@ -64,13 +64,13 @@ import {
   type NodeAnswer,
 } from "../src/contract/index.js";
 import { answerSignaturePayload, capabilityBindingHash, handshakePayload } from "../src/contract/relay-hash.js";
-import { DevAttestationProducer, loadDevAuthority } from "../src/domain/attestation/index.js";
-import { systemClock, type RandomBytes } from "../src/domain/clock.js";
-import { ed25519SignerFromSeed, ed25519Verify } from "../src/domain/crypto/ed25519.js";
-import { computeEnclaveMeasurements, generateEnclaveKeys } from "../src/services/confidential-workflows/index.js";
+import { type RandomBytes } from "../src/domain/clock.js";
+import { ed25519Verify } from "../src/domain/crypto/ed25519.js";
+import { generateEnclaveKeys } from "../src/services/confidential-workflows/index.js";
 import { encodeCapabilityResponsePayload } from "../src/services/relay-node/translate.js";
 import { runToCompletion, startReadyProcess, type ReadyProcess } from "./lib/child.js";
 import { roundSig, roundSummary, summarize, type Summary } from "./lib/stats.js";
+import { loadDeploymentEnclave } from "./lib/deployment-enclave.js";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
@@ -281,21 +281,9 @@ class FakeGateway {
 
 /** Builds valid relay requests exactly as an enclave would, from the deployment directory. */
 async function requestFactory(dir: string): Promise<{ make: (i: number) => ExecuteCapabilityRequest; payloadOf: (i: number) => Uint8Array }> {
-  const don = readDonFile(join(dir, "don.json"));
-  const authority = loadDevAuthority({
-    certificatePem: readFileSync(join(dir, "keys/attestation-ca.pem"), "utf8"),
-    privateKeyPem: readFileSync(join(dir, "keys/attestation-ca.key"), "utf8"),
-  });
-  const producer = DevAttestationProducer.fromAuthority({
-    authority,
-    moduleId: `i-bench-mem${hex(randomBytes(6))}`,
-    measurements: await computeEnclaveMeasurements(),
-    clock: systemClock,
-    randomBytes,
-  });
+  const { don, producer, workflowNode } = await loadDeploymentEnclave(dir, "i-bench-mem");
   const keys = generateEnclaveKeys(randomBytes);
   const document = await producer.attest({ publicKey: keys.attestedKeyBlock });
-  const workflowNode = ed25519SignerFromSeed(readKeyFile(join(dir, "keys/workflow-node.key")));
   const enclaveConfig = create(EnclaveConfigSchema, { signers: don.members.map((m) => new Uint8Array(Buffer.from(m.publicKey, "hex"))), f: don.f });
   const authorizations = new Map<number, { executionId: string; authorization: ReturnType<typeof create<typeof WorkflowAuthorizationSchema>> }>();
   const execution = (i: number) => {

@@ -46,7 +46,7 @@ import { honestBehavior, HonestOracle } from "./byzantine/honest-nodes.js";
 import { startLoneGateway, type LoneGateway } from "./byzantine/lone-gateway.js";
 import { runEnclaveLoad, type LoadResult, type Path } from "./byzantine/run.js";
 import { recordingGateway, tamperingGateway, TAMPER_MOVES, type TamperingGateway } from "./byzantine/tampering-gateway.js";
-import { cpuMs } from "./fuzz/proc-stats.js";
+import { cpuMs } from "./support/rss.js";
 import { faultsSeed, Prng } from "./fuzz/prng.js";
 
 const SEED = faultsSeed();

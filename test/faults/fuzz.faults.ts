@@ -32,7 +32,7 @@ import { health } from "../../src/contract/index.js";
 import { createServiceClient, Http2SessionPool } from "../../src/transport/index.js";
 import { useProcessMesh, type ProcessMesh } from "../support/process-mesh.js";
 import { buildFuzzEnv, SERVERS_UNDER_TEST } from "./fuzz/env.js";
-import { cpuMs, rssBytes } from "./fuzz/proc-stats.js";
+import { cpuMs, rssBytes } from "./support/rss.js";
 import { faultsSeed, Prng } from "./fuzz/prng.js";
 import { emptyStats, FINDING_CLASSES, runFuzz, runOneCase, type Finding } from "./fuzz/run.js";
 import { runDirectVerify } from "./fuzz/verify-direct.js";

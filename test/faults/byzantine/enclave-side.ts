@@ -8,18 +8,14 @@
  * the request's own binding hash — the check this suite is about.
  */
 import { randomBytes as nodeRandomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { readDonFile, readKeyFile } from "../../../src/config/index.js";
 import { authorizationPayload, WorkflowAuthorizationSchema, type Gateway } from "../../../src/contract/index.js";
-import { DevAttestationProducer, loadDevAuthority } from "../../../src/domain/attestation/index.js";
 import { systemClock, type RandomBytes } from "../../../src/domain/clock.js";
-import { ed25519SignerFromSeed } from "../../../src/domain/crypto/ed25519.js";
-import { CONFIDENTIAL_WORKFLOWS_DEFAULTS, computeEnclaveMeasurements, generateEnclaveKeys } from "../../../src/services/confidential-workflows/index.js";
+import { CONFIDENTIAL_WORKFLOWS_DEFAULTS, generateEnclaveKeys } from "../../../src/services/confidential-workflows/index.js";
 import { EnclaveAttestation } from "../../../src/services/confidential-workflows/enclave-attestation.js";
 import { RelayClient, type ExecutionIdentity } from "../../../src/services/confidential-workflows/relay-client.js";
+import { loadDeploymentEnclave } from "../../../bench/lib/deployment-enclave.js";
 
 const randomBytes: RandomBytes = (n) => new Uint8Array(nodeRandomBytes(n));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -44,19 +40,7 @@ export interface EnclaveSideOptions {
 
 /** Builds one RelayClient per gateway client, each a separate enclave identity. */
 export async function enclaveSenders(o: EnclaveSideOptions): Promise<EnclaveSender[]> {
-  const don = readDonFile(join(o.dir, "don.json"));
-  const authority = loadDevAuthority({
-    certificatePem: readFileSync(join(o.dir, "keys/attestation-ca.pem"), "utf8"),
-    privateKeyPem: readFileSync(join(o.dir, "keys/attestation-ca.key"), "utf8"),
-  });
-  const producer = DevAttestationProducer.fromAuthority({
-    authority,
-    moduleId: `i-faults-enc${hex(randomBytes(6))}`,
-    measurements: await computeEnclaveMeasurements(),
-    clock: systemClock,
-    randomBytes,
-  });
-  const workflowNode = ed25519SignerFromSeed(readKeyFile(join(o.dir, "keys/workflow-node.key")));
+  const { don, producer, workflowNode } = await loadDeploymentEnclave(o.dir, "i-faults-enc");
   const signers = don.members.map((m) => new Uint8Array(Buffer.from(m.publicKey, "hex")));
   const newIdentity = (): ExecutionIdentity => {
     const executionId = hex(randomBytes(32));

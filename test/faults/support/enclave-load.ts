@@ -18,19 +18,15 @@
  * "payload_altered" / "capability_error" for a certified answer that is not the echo.
  */
 import { randomBytes as nodeRandomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { readDonFile, readKeyFile, readMeasurementsFile } from "../../../src/config/index.js";
 import { authorizationPayload, Gateway, WorkflowAuthorizationSchema } from "../../../src/contract/index.js";
-import { DevAttestationProducer, loadDevAuthority } from "../../../src/domain/attestation/index.js";
 import { systemClock, type RandomBytes } from "../../../src/domain/clock.js";
-import { ed25519SignerFromSeed } from "../../../src/domain/crypto/ed25519.js";
-import { CONFIDENTIAL_WORKFLOWS_DEFAULTS, computeEnclaveMeasurements, generateEnclaveKeys } from "../../../src/services/confidential-workflows/index.js";
+import { CONFIDENTIAL_WORKFLOWS_DEFAULTS, generateEnclaveKeys } from "../../../src/services/confidential-workflows/index.js";
 import { EnclaveAttestation } from "../../../src/services/confidential-workflows/enclave-attestation.js";
 import { RelayClient, type ExecutionIdentity } from "../../../src/services/confidential-workflows/relay-client.js";
 import { createServiceClient, Http2SessionPool } from "../../../src/transport/index.js";
+import { loadDeploymentEnclave } from "../../../bench/lib/deployment-enclave.js";
 import type { Call, CallOutcome } from "./load.js";
 
 const randomBytes: RandomBytes = (n) => new Uint8Array(nodeRandomBytes(n));
@@ -70,24 +66,7 @@ type GatewayClient = Client<typeof Gateway>;
 export async function createEnclaveLoad(options: EnclaveLoadOptions): Promise<EnclaveLoad> {
   const { dir } = options;
   const senders = options.senders ?? 8;
-  const don = readDonFile(join(dir, "don.json"));
-  const measurements = await computeEnclaveMeasurements();
-  const allowed = readMeasurementsFile(join(dir, "measurements.json")).pcrSets;
-  if (!allowed.some((s) => s.pcr0 === hex(measurements.pcr0) && s.pcr1 === hex(measurements.pcr1) && s.pcr2 === hex(measurements.pcr2))) {
-    throw new Error(`${dir}/measurements.json does not allow this build's enclave measurements (ccr init writes them)`);
-  }
-  const authority = loadDevAuthority({
-    certificatePem: readFileSync(join(dir, "keys/attestation-ca.pem"), "utf8"),
-    privateKeyPem: readFileSync(join(dir, "keys/attestation-ca.key"), "utf8"),
-  });
-  const producer = DevAttestationProducer.fromAuthority({
-    authority,
-    moduleId: `i-faults-enc${hex(randomBytes(6))}`,
-    measurements,
-    clock: systemClock,
-    randomBytes,
-  });
-  const workflowNode = ed25519SignerFromSeed(readKeyFile(join(dir, "keys/workflow-node.key")));
+  const { don, producer, workflowNode } = await loadDeploymentEnclave(dir, "i-faults-enc");
   // Its own HTTP/2 connections: a killed gateway's session must not linger in a shared pool.
   const sessions = new Http2SessionPool();
   const gateway: GatewayClient = createServiceClient(Gateway, { baseUrl: options.gatewayUrl, protocol: "grpc", sessions });

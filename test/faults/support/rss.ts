@@ -5,8 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 
-/** VmRSS of a process in bytes; undefined when the process is gone or /proc is unavailable. */
-export async function rssBytes(pid: number): Promise<number | undefined> {
+/** VmRSS of a process in bytes; undefined when there is no pid, the process is gone or /proc is unavailable. */
+export async function rssBytes(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
   try {
     const match = /VmRSS:\s+(\d+)\s+kB/.exec(await readFile(`/proc/${pid}/status`, "utf8"));
     return match === null ? undefined : Number(match[1]) * 1024;
@@ -15,8 +16,9 @@ export async function rssBytes(pid: number): Promise<number | undefined> {
   }
 }
 
-/** CPU time (user + system) a process has used, in ms; undefined when unavailable. */
-export async function cpuMs(pid: number): Promise<number | undefined> {
+/** CPU time (user + system) a process has used, in ms; undefined when there is no pid or it is unavailable. */
+export async function cpuMs(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name (which may contain spaces) start after the last ')'.

@@ -2,16 +2,10 @@
  * Latency and outcome statistics for the fault-injection suite. Pure: no I/O, no clock.
  *
  * Percentiles are nearest-rank (the smallest sample with at least q of the samples at or below it),
- * so a p99 over 200 samples is the 198th smallest, never an interpolation between two.
+ * so a p99 over 200 samples is the 198th smallest, never an interpolation between two: the same
+ * `quantileSorted` the benchmarks use (bench/lib/stats.ts, tested in test/unit/bench/stats.test.ts).
  */
-
-/** The q-quantile (0 ≤ q ≤ 1) of an ascending-sorted sample, nearest-rank; NaN when empty. */
-export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  if (q <= 0) return sorted[0] as number;
-  const rank = Math.ceil(q * sorted.length);
-  return sorted[Math.min(sorted.length, rank) - 1] as number;
-}
+import { quantileSorted } from "../../../bench/lib/stats.js";
 
 /** Latency figures of a set of calls, in ms (rounded to 0.1 ms for reports). */
 export interface LatencyStats {

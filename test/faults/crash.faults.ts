@@ -224,8 +224,11 @@ describe("crash faults: relay nodes and the gateway killed under load (N=4, F=1,
     // Clean: every failure is an RPC error with a status code the client can act on (retry on
     // Unavailable), never an exception, a malformed answer or a certificate the client refused.
     // (connect-node reports a connection reset under a call as Aborted, a refused connection as
-    // Unavailable; both are retryable codes.)
-    for (const r of failures) expect(["Unavailable", "Aborted"], `${r.outcome}: ${r.detail}`).toContain(r.outcome);
+    // Unavailable; both are retryable codes. When Node tears down the dead connection first, the
+    // streams still on it close with its own RST code CANCEL, which connect-node reports as
+    // Canceled: the same lost connection, seen once in six CI runs.)
+    const lostConnection = (r: CallRecord) => r.outcome === "Canceled" && /stream closed with error code CANCEL/.test(r.detail ?? "");
+    for (const r of failures) expect(lostConnection(r) || ["Unavailable", "Aborted"].includes(r.outcome), `${r.outcome}: ${r.detail}`).toBe(true);
     // No hang: the calls in flight when the gateway died ended within 5 s of its death (the
     // gateway's deadline is 30 s), and no call at all took that long.
     for (const r of inFlight) expect(r.doneMs - diedAtMs, JSON.stringify(r)).toBeLessThanOrEqual(5_000);

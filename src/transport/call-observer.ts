@@ -32,6 +32,17 @@ export class InflightCalls {
   get size(): number {
     return this.count;
   }
+  /**
+   * Counts a call in flight until it leaves; a caller that tracks its own once-only end (the lean
+   * paths' call records) pairs `enter` with exactly one `leave` and needs no closure per call.
+   */
+  enter(): void {
+    this.count += 1;
+  }
+  leave(): void {
+    this.count -= 1;
+  }
+  /** Counts a call in flight; the returned function ends it (only the first call counts). */
   begin(): () => void {
     this.count += 1;
     let ended = false;

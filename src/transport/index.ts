@@ -35,7 +35,7 @@ export {
   type NodeResponse,
 } from "./http-routes.js";
 export { toWireError } from "./call-observer.js";
-export { leanUnary, type LeanUnaryCall, type LeanUnaryRoute } from "./lean-unary.js";
+export { leanUnary, leanUnaryReplying, type LeanReplyCall, type LeanUnaryCall, type LeanUnaryRoute } from "./lean-unary.js";
 export { CallAbort, type CallSignal } from "./call-signal.js";
 export { leanBidi, type LeanBidiRoute, type LeanStreamCall } from "./lean-stream.js";
 export { ReflectionIndex } from "./reflection.js";

@@ -22,6 +22,7 @@ import type * as http2 from "node:http2";
 import { create, fromBinary, isMessage, toBinary, type DescMethodUnary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { DeadlineQueue, type Deadlined } from "../domain/deadline-queue.js";
 import { toWireError, type InflightCalls } from "./call-observer.js";
 import { CallAbort, type CallSignal } from "./call-signal.js";
 
@@ -39,10 +40,24 @@ export interface LeanUnaryCall {
   readonly requestId: string;
 }
 
+/**
+ * A lean call whose handler answers through the call itself instead of returning a promise: for a
+ * handler that keeps the call pending for long (the gateway, until F+1 nodes answer), the promise,
+ * its reactions and their closures were a third of what each pending call held. The first `reply` or
+ * `fail` answers; later ones, and any after the call ended (client gone, deadline), do nothing.
+ */
+export interface LeanReplyCall<O extends DescMessage = DescMessage> extends LeanUnaryCall {
+  reply(response: MessageShape<O> | MessageInitShape<O>): void;
+  /** Answers with an error, mapped as any handler's error is (a ConnectError keeps its code). */
+  fail(error: unknown): void;
+}
+
 /** One method served on the lean path. */
 export interface LeanUnaryRoute {
   readonly method: DescMethodUnary;
-  handle(request: unknown, call: LeanUnaryCall): Promise<unknown>;
+  /** "promise": `handle` returns (a promise of) the answer; "reply": it answers through the call. */
+  readonly style: "promise" | "reply";
+  handle(request: unknown, call: LeanReplyCall): unknown;
 }
 
 /** Pairs a unary method with its lean handler, type-checking the handler against the method. */
@@ -50,7 +65,15 @@ export function leanUnary<I extends DescMessage, O extends DescMessage>(
   method: DescMethodUnary<I, O>,
   handle: (request: MessageShape<I>, call: LeanUnaryCall) => Promise<MessageShape<O> | MessageInitShape<O>>,
 ): LeanUnaryRoute {
-  return { method: method as unknown as DescMethodUnary, handle: handle as LeanUnaryRoute["handle"] };
+  return { method: method as unknown as DescMethodUnary, style: "promise", handle: handle as LeanUnaryRoute["handle"] };
+}
+
+/** Like `leanUnary`, for a handler that answers through `call.reply` / `call.fail` (LeanReplyCall). */
+export function leanUnaryReplying<I extends DescMessage, O extends DescMessage>(
+  method: DescMethodUnary<I, O>,
+  handle: (request: MessageShape<I>, call: LeanReplyCall<O>) => void,
+): LeanUnaryRoute {
+  return { method: method as unknown as DescMethodUnary, style: "reply", handle: handle as LeanUnaryRoute["handle"] };
 }
 
 /** The request headers that decide whether a stream takes the lean path. */
@@ -143,6 +166,8 @@ export interface LeanUnaryDeps {
   /** Aborts every lean call (graceful shutdown's end of grace). */
   readonly shutdownSignal: AbortSignal;
   readonly nowMs: () => number;
+  /** A call's request id from the client's `x-request-id`, as the server's entry point assigns it. */
+  readonly requestIdFor: (offered: string | string[] | undefined) => string;
 }
 
 /** Per-method constants, computed once. */
@@ -152,31 +177,98 @@ interface RouteEntry {
   readonly labels: MethodLabelValues;
 }
 
-/** One lean call in flight. Everything it needs, in one object; it is also the call's signal. */
-class LeanCall extends CallAbort implements LeanUnaryCall {
-  chunks: Buffer[] = [];
+/** Where a stream's lean call is kept, so its listeners are shared functions, not closures per call. */
+const leanCallKey: unique symbol = Symbol("ccr.leanCall");
+type LeanStreamObject = http2.ServerHttp2Stream & { [leanCallKey]?: LeanCall };
+
+function onStreamData(this: LeanStreamObject, chunk: Buffer): void {
+  const call = this[leanCallKey];
+  if (call !== undefined) call.server.onData(call, chunk);
+}
+
+function onStreamEnd(this: LeanStreamObject): void {
+  const call = this[leanCallKey];
+  if (call !== undefined) call.server.onEnd(call);
+}
+
+/** A reset or a dead connection: the client is gone, so there is no one to answer. */
+function onStreamClose(this: LeanStreamObject): void {
+  const call = this[leanCallKey];
+  this[leanCallKey] = undefined;
+  if (call !== undefined && !call.answered) call.server.finish(call, new ConnectError("the client closed the stream", Code.Canceled), false);
+}
+
+function ignoreStreamError(): void {}
+
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  this.sendTrailers(okTrailers);
+}
+
+const okTrailers = Object.freeze({ "grpc-status": "0" });
+
+/**
+ * One lean call in flight. Everything it needs, in one object; it is also the call's signal and,
+ * for "reply" routes, its answer. Kept small: a gateway holds one per request in flight.
+ */
+class LeanCall extends CallAbort implements LeanReplyCall, Deadlined {
+  /** The request body: one chunk (the common case), several, or none yet. */
+  body: Buffer | Buffer[] | undefined = undefined;
   size = 0;
   answered = false;
-  deadline: NodeJS.Timeout | undefined = undefined;
-  endInflight: (() => void) | undefined = undefined;
+  deadlineSlot = -1;
+  deadlineSeq = 0;
+
+  /** Assigned on first use (the answer, the log line): a pending call holds no generated id. */
+  private assignedRequestId: string | undefined = undefined;
 
   constructor(
     readonly server: LeanUnaryServer,
     readonly stream: http2.ServerHttp2Stream,
     readonly entry: RouteEntry,
-    readonly contentType: string,
-    readonly requestId: string,
+    /** The request's content type was `application/grpc+proto` (echoed in the answer). */
+    readonly plusProto: boolean,
+    /** The client's `x-request-id`, if it sent one. */
+    readonly offeredRequestId: string | string[] | undefined,
     readonly startMs: number,
-    readonly deadlineAtMs: number | undefined,
+    /** Infinity when the client sent no deadline. */
+    readonly deadlineAtMs: number,
   ) {
     super();
   }
 
+  get requestId(): string {
+    return (this.assignedRequestId ??= this.server.deps.requestIdFor(this.offeredRequestId));
+  }
+
   timeoutMs(): number | undefined {
     // Whole ms, as connect's: callers put it in integer fields (the gateway's RelayRequest.timeout_ms).
-    return this.deadlineAtMs === undefined ? undefined : Math.floor(this.deadlineAtMs - this.server.deps.nowMs());
+    return this.deadlineAtMs === Infinity ? undefined : Math.floor(this.deadlineAtMs - this.server.deps.nowMs());
+  }
+
+  reply(response: unknown): void {
+    this.server.answer(this, response);
+  }
+
+  fail(error: unknown): void {
+    this.server.fail(this, toWireError(error, this));
   }
 }
+
+function contentTypeOf(call: LeanCall): string {
+  return call.plusProto ? "application/grpc+proto" : "application/grpc";
+}
+
+/** Real timers for the deadline queue, unref'd: a pending deadline never keeps the process alive. */
+const unrefTimers = Object.freeze({
+  setTimeout(callback: () => void, delayMs: number): NodeJS.Timeout {
+    const t = setTimeout(callback, delayMs);
+    t.unref();
+    return t;
+  },
+  clearTimeout(handle: NodeJS.Timeout): void {
+    clearTimeout(handle);
+  },
+});
 
 /**
  * Serves the lean routes. `take(stream, headers)` is called for every HTTP/2 stream before the
@@ -186,6 +278,8 @@ export class LeanUnaryServer {
   private readonly routes = new Map<string, RouteEntry>();
   private readonly decisionRoutes = new Map<string, LeanUnaryRoute>();
   private readonly calls = new Set<LeanCall>();
+  /** Client deadlines (`grpc-timeout`), on one timer. */
+  private readonly deadlines: DeadlineQueue<LeanCall, NodeJS.Timeout>;
 
   constructor(readonly deps: LeanUnaryDeps) {
     for (const route of deps.routes) {
@@ -194,6 +288,9 @@ export class LeanUnaryServer {
       this.routes.set(path, { route, rpc: path.slice(1), labels: methodLabels(route.method) });
       this.decisionRoutes.set(path, route);
     }
+    this.deadlines = new DeadlineQueue<LeanCall, NodeJS.Timeout>(unrefTimers, deps.nowMs, (call) =>
+      this.fail(call, new ConnectError("the operation timed out", Code.DeadlineExceeded)),
+    );
     deps.shutdownSignal.addEventListener("abort", () => {
       const reason = toWireError(deps.shutdownSignal.reason);
       for (const call of [...this.calls]) this.fail(call, reason);
@@ -205,8 +302,8 @@ export class LeanUnaryServer {
     return this.calls.size;
   }
 
-  /** Takes the stream if it is a lean call; `requestId` as the server's entry point would assign it. */
-  take(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, requestId: () => string): boolean {
+  /** Takes the stream if it is a lean call. */
+  take(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean {
     if (this.routes.size === 0) return false;
     const decision = leanDecision(this.decisionRoutes, headers as LeanHeaders, this.deps.maxTimeoutMs);
     if (!decision.lean) return false;
@@ -218,45 +315,43 @@ export class LeanUnaryServer {
       this,
       stream,
       entry,
-      headers["content-type"] as string,
-      requestId(),
+      headers["content-type"] === "application/grpc+proto",
+      headers["x-request-id"],
       startMs,
-      decision.timeoutMs === undefined ? undefined : startMs + decision.timeoutMs,
+      decision.timeoutMs === undefined ? Infinity : startMs + decision.timeoutMs,
     );
     this.calls.add(call);
-    call.endInflight = deps.inflight.begin();
+    deps.inflight.enter();
     deps.metrics.callStarted(entry.labels);
-    if (decision.timeoutMs !== undefined) {
-      call.deadline = setTimeout(() => {
-        call.deadline = undefined;
-        this.fail(call, new ConnectError("the operation timed out", Code.DeadlineExceeded));
-      }, decision.timeoutMs);
-      call.deadline.unref();
-    }
-    stream.on("data", (chunk: Buffer) => this.onData(call, chunk));
-    stream.once("end", () => this.onEnd(call));
-    // A reset or a dead connection: the client is gone, so there is no one to answer.
-    stream.once("close", () => {
-      if (!call.answered) this.finish(call, new ConnectError("the client closed the stream", Code.Canceled), false);
-    });
-    stream.on("error", () => undefined);
+    if (decision.timeoutMs !== undefined) this.deadlines.add(call);
+    (stream as LeanStreamObject)[leanCallKey] = call;
+    stream.on("data", onStreamData);
+    stream.on("end", onStreamEnd);
+    stream.on("close", onStreamClose);
+    stream.on("error", ignoreStreamError);
     return true;
   }
 
-  private onData(call: LeanCall, chunk: Buffer): void {
+  /** @internal (the stream listeners) */
+  onData(call: LeanCall, chunk: Buffer): void {
     if (call.answered) return;
     call.size += chunk.length;
     if (call.size > 5 + this.deps.readMaxBytes) {
       this.fail(call, new ConnectError(`message size is larger than configured readMaxBytes ${this.deps.readMaxBytes}`, Code.ResourceExhausted));
       return;
     }
-    call.chunks.push(chunk);
+    const body = call.body;
+    if (body === undefined) call.body = chunk;
+    else if (Array.isArray(body)) body.push(chunk);
+    else call.body = [body, chunk];
   }
 
-  private onEnd(call: LeanCall): void {
+  /** @internal (the stream listeners) */
+  onEnd(call: LeanCall): void {
     if (call.answered) return;
-    const body = call.chunks.length === 1 ? (call.chunks[0] as Buffer) : Buffer.concat(call.chunks, call.size);
-    call.chunks = [];
+    const chunks = call.body;
+    call.body = undefined;
+    const body = chunks === undefined ? Buffer.alloc(0) : Array.isArray(chunks) ? Buffer.concat(chunks, call.size) : chunks;
     const bytes = unaryGrpcMessage(body);
     if (bytes instanceof ConnectError) {
       this.fail(call, bytes);
@@ -271,9 +366,17 @@ export class LeanUnaryServer {
       return;
     }
     this.deps.metrics.messageReceived(labels);
+    if (route.style === "reply") {
+      try {
+        route.handle(request, call);
+      } catch (e) {
+        this.fail(call, toWireError(e, call));
+      }
+      return;
+    }
     let pending: Promise<unknown>;
     try {
-      pending = route.handle(request, call);
+      pending = Promise.resolve(route.handle(request, call));
     } catch (e) {
       pending = Promise.reject(e);
     }
@@ -283,7 +386,8 @@ export class LeanUnaryServer {
     );
   }
 
-  private answer(call: LeanCall, response: unknown): void {
+  /** @internal (LeanCall.reply) */
+  answer(call: LeanCall, response: unknown): void {
     if (call.answered) return;
     const output = call.entry.route.method.output;
     let frame: Buffer;
@@ -304,23 +408,23 @@ export class LeanUnaryServer {
     this.finish(call, undefined, true);
     if (stream.destroyed || stream.closed) return;
     try {
-      stream.respond({ ":status": 200, "content-type": call.contentType, "x-request-id": call.requestId }, { waitForTrailers: true });
-      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.respond({ ":status": 200, "content-type": contentTypeOf(call), "x-request-id": call.requestId }, { waitForTrailers: true });
+      stream.once("wantTrailers", sendOkTrailers);
       stream.end(frame);
     } catch {
       // The stream closed under us; the client is gone.
     }
   }
 
-  /** Answers with an error as a trailers-only response (if the client is still there). */
-  private fail(call: LeanCall, error: ConnectError): void {
+  /** Answers with an error as a trailers-only response (if the client is still there). @internal */
+  fail(call: LeanCall, error: ConnectError): void {
     if (call.answered) return;
     const stream = call.stream;
     this.finish(call, error, true);
     if (stream.destroyed || stream.closed || stream.headersSent) return;
     try {
       stream.respond(
-        { ":status": 200, "content-type": call.contentType, "x-request-id": call.requestId, ...grpcStatusFields(error) },
+        { ":status": 200, "content-type": contentTypeOf(call), "x-request-id": call.requestId, ...grpcStatusFields(error) },
         { endStream: true },
       );
     } catch {
@@ -328,19 +432,17 @@ export class LeanUnaryServer {
     }
   }
 
-  /** Ends the call once: timers, signal, metrics, log line, in-flight accounting. */
-  private finish(call: LeanCall, error: ConnectError | undefined, reachedClient: boolean): void {
+  /** Ends the call once: deadline, signal, metrics, log line, in-flight accounting. @internal */
+  finish(call: LeanCall, error: ConnectError | undefined, reachedClient: boolean): void {
+    if (call.answered) return;
     call.answered = true;
-    call.chunks = [];
+    call.body = undefined;
     this.calls.delete(call);
-    if (call.deadline !== undefined) {
-      clearTimeout(call.deadline);
-      call.deadline = undefined;
-    }
+    this.deadlines.remove(call);
     // Tell the handler to stop: an error answer (deadline, shutdown, bad request) or a client gone.
     if (error !== undefined) call.abort(error);
-    call.endInflight?.();
     const deps = this.deps;
+    deps.inflight.leave();
     const seconds = (deps.nowMs() - call.startMs) / 1000;
     const { labels, rpc } = call.entry;
     if (error === undefined && reachedClient) deps.metrics.messageSent(labels);

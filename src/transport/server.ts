@@ -146,6 +146,7 @@ export function createServer<const T extends readonly DescService[]>(options: Se
           maxTimeoutMs: opts.maxTimeoutMs,
           shutdownSignal: shutdown.signal,
           nowMs: opts.nowMs,
+          requestIdFor: requestIdFrom,
         })
       : undefined;
 
@@ -166,8 +167,8 @@ export function createServer<const T extends readonly DescService[]>(options: Se
     lean === undefined && leanStreams === undefined
       ? undefined
       : (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean => {
-          const requestId = (): string => requestIdFrom(headers["x-request-id"]);
-          return (lean?.take(stream, headers, requestId) ?? false) || (leanStreams?.take(stream, headers, requestId) ?? false);
+          if (lean?.take(stream, headers) === true) return true;
+          return leanStreams?.take(stream, headers, () => requestIdFrom(headers["x-request-id"])) ?? false;
         };
 
   const entry = (req: NodeRequest, res: NodeResponse): void => {

@@ -76,14 +76,18 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+const noBuckets: readonly VoteBucket<never>[] = Object.freeze([]);
+
 /**
  * The incremental tally for one request. Per-request state is small: one byte per member and one
- * bucket per distinct result (normally one).
+ * bucket per distinct result (normally one), both allocated on the first vote or withdrawal, so a
+ * request still waiting on every member (most of a gateway's in-flight table) holds neither.
  */
 export class QuorumTally<R> {
   readonly requiredQuorum: number;
-  private readonly states: Uint8Array;
-  private readonly bucketList: VoteBucket<R>[] = [];
+  /** Per-member MemberState; undefined while every member is pending. */
+  private states: Uint8Array | undefined = undefined;
+  private bucketList: VoteBucket<R>[] | undefined = undefined;
   private pendingCount: number;
   private maxBucketSize = 0;
 
@@ -97,7 +101,6 @@ export class QuorumTally<R> {
   ) {
     if (!Number.isInteger(f) || f < 0) throw new RangeError(`f must be a non-negative integer, got ${f}`);
     this.requiredQuorum = f + 1;
-    this.states = new Uint8Array(members.length);
     this.pendingCount = members.length;
   }
 
@@ -116,22 +119,28 @@ export class QuorumTally<R> {
   }
 
   get buckets(): readonly VoteBucket<R>[] {
-    return this.bucketList;
+    return this.bucketList ?? noBuckets;
   }
 
   stateOf(member: number): MemberStateValue {
     this.checkMember(member);
-    return this.states[member] as MemberStateValue;
+    return (this.states?.[member] ?? MemberState.pending) as MemberStateValue;
+  }
+
+  private ownStates(): Uint8Array {
+    return (this.states ??= new Uint8Array(this.members.length));
   }
 
   /** Counts the member's first vote; any later answer from the same member is a duplicate. */
   vote(v: SignedVote<R>): VoteAdmission {
     this.checkMember(v.member);
-    if (this.states[v.member] !== MemberState.pending) return "duplicate";
-    this.states[v.member] = MemberState.voted;
+    const states = this.ownStates();
+    if (states[v.member] !== MemberState.pending) return "duplicate";
+    states[v.member] = MemberState.voted;
     this.pendingCount--;
+    const list = (this.bucketList ??= []);
     let bucket: VoteBucket<R> | undefined;
-    for (const b of this.bucketList) {
+    for (const b of list) {
       if (equalBytes(b.resultHash, v.resultHash)) {
         bucket = b;
         break;
@@ -139,7 +148,7 @@ export class QuorumTally<R> {
     }
     if (bucket === undefined) {
       bucket = { resultHash: v.resultHash, result: v.result, members: [], signatures: [] };
-      this.bucketList.push(bucket);
+      list.push(bucket);
     }
     bucket.members.push(v.member);
     bucket.signatures.push(v.signature);
@@ -154,8 +163,9 @@ export class QuorumTally<R> {
    */
   withdraw(member: number): boolean {
     this.checkMember(member);
-    if (this.states[member] !== MemberState.pending) return false;
-    this.states[member] = MemberState.withdrawn;
+    const states = this.ownStates();
+    if (states[member] !== MemberState.pending) return false;
+    states[member] = MemberState.withdrawn;
     this.pendingCount--;
     return true;
   }
@@ -164,7 +174,7 @@ export class QuorumTally<R> {
   winner(): VoteBucket<R> | undefined {
     if (this.maxBucketSize < this.requiredQuorum) return undefined;
     let best: VoteBucket<R> | undefined;
-    for (const b of this.bucketList) {
+    for (const b of this.buckets) {
       if (b.members.length < this.requiredQuorum) continue;
       if (best === undefined || compareBytes(b.resultHash, best.resultHash) < 0) best = b;
     }

@@ -36,6 +36,7 @@ import {
   type SignedAnswer,
 } from "../../contract/index.js";
 import { systemClock, type Clock, type RandomBytes } from "../../domain/clock.js";
+import { DeadlineQueue, type Deadlined } from "../../domain/deadline-queue.js";
 import { ed25519PublicKeyFromRaw, ed25519Verify } from "../../domain/crypto/ed25519.js";
 import { ccrError } from "../../domain/errors.js";
 import { MemberState, QuorumTally } from "../../domain/quorum/tally.js";
@@ -94,33 +95,76 @@ export interface RelayAnswer {
 
 type Completion = { readonly kind: "answer"; readonly answer: RelayAnswer } | { readonly kind: "error"; readonly error: ConnectError };
 
-/** One request in flight. Kept small: the tally, a few numbers, and the binding hash. */
-class InFlightRelay implements SendTarget {
+/**
+ * Where a relay's outcome goes, exactly once: `reply` with the mapped answer, or `fail`. The lean
+ * gRPC path passes its call itself (LeanReplyCall), so a pending request holds no promise, reaction
+ * or closure; `relay()` passes a promise's settle functions.
+ */
+export interface RelaySink<T> {
+  reply(value: T): void;
+  fail(error: unknown): void;
+}
+
+/** Turns the agreed answer into what the sink takes; may throw (an agreed RelayError is an error answer). */
+export type RelayAnswerMap<T> = (answer: RelayAnswer) => T;
+
+const sameAnswer: RelayAnswerMap<RelayAnswer> = (answer) => answer;
+
+/** The requests in flight of one sender, by request id: ids are scoped per sender. */
+interface SenderRequests {
+  readonly senderId: string;
+  readonly byId: Map<string, InFlightRelay>;
+}
+
+/**
+ * One request in flight. Kept small, because the gateway holds thousands (issue 3: 10 000 in flight
+ * under 150 MB): the tally, the binding hash, a few numbers and references; no timer (the deadline
+ * queue holds its deadline), no closure (it listens to the call's signal as itself).
+ */
+class InFlightRelay implements SendTarget, Deadlined {
   done = false;
   sendFailures = 0;
-  timer: TimerHandle | null = null;
   fanOutAtMs = 0;
-  onAbort: (() => void) | null = null;
-  resolve: (c: Completion) => void = () => {};
+  deadlineSlot = -1;
+  deadlineSeq = 0;
 
   constructor(
-    readonly key: string,
-    readonly relayId: bigint,
+    readonly gateway: RelayGateway,
+    readonly sender: SenderRequests,
+    readonly requestId: string,
+    readonly relayId: number,
     readonly method: RelayMethodName,
     readonly bindingHash: Uint8Array,
     readonly tally: QuorumTally<RelayResult>,
     readonly startedAtMs: number,
+    readonly deadlineAtMs: number,
     readonly signal: CallSignal | undefined,
+    readonly sink: RelaySink<unknown>,
+    readonly map: RelayAnswerMap<unknown>,
   ) {}
+
+  /** The call's signal aborted (the entry is its own listener: CallSignal, DOM handleEvent). */
+  handleEvent(): void {
+    this.gateway.clientAborted(this);
+  }
 }
 
-function answerOf(c: Completion): RelayAnswer {
-  if (c.kind === "error") throw c.error;
-  return c.answer;
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Relay ids on the node streams are uint64; ours are counted from 1 and stay far below 2^53. */
+function relayIdOf(wire: bigint): number | undefined {
+  return wire <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(wire) : undefined;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+/** The edge check itself failed (not a verdict): its ConnectError, or Internal. */
+function edgeFailure(e: unknown): ConnectError {
+  return e instanceof ConnectError ? e : ccrError("edge attestation check failed", Code.Internal, e);
 }
 
 function hex8(b: Uint8Array): string {
@@ -141,9 +185,12 @@ export class RelayGateway {
   private readonly ingress: IngressLimiter;
   private readonly links: (NodeLink | undefined)[];
   private readonly linkGeneration: number[];
-  private readonly inFlight = new Map<string, InFlightRelay>();
-  private readonly byRelayId = new Map<bigint, InFlightRelay>();
-  private nextRelayId = 1n;
+  /** In flight, by sender then request id (ids are scoped per sender). */
+  private readonly senders = new Map<string, SenderRequests>();
+  /** In flight, by relay id: every request once. */
+  private readonly byRelayId = new Map<number, InFlightRelay>();
+  private readonly deadlines: DeadlineQueue<InFlightRelay, TimerHandle>;
+  private nextRelayId = 1;
   private connectedCount = 0;
   private heartbeatTimer: TimerHandle | null = null;
   private closed = false;
@@ -166,11 +213,12 @@ export class RelayGateway {
     this.ingress = new IngressLimiter(config.ingress, now);
     this.links = config.members.map(() => undefined);
     this.linkGeneration = config.members.map(() => 0);
+    this.deadlines = new DeadlineQueue<InFlightRelay, TimerHandle>(this.timers, () => this.clock.nowMs(), (entry) => this.expire(entry));
   }
 
   /** Requests in flight. */
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.byRelayId.size;
   }
 
   /** Messages queued on node streams and not yet handed to the transport, over all members. */
@@ -196,88 +244,123 @@ export class RelayGateway {
 
   // ── enclave-facing ───────────────────────────────────────────────────────────────────────────────
 
-  /** Relays one request; resolves with the agreed answer or throws a ConnectError. */
-  async relay(params: RelayParams, call: RelayCall = {}): Promise<RelayAnswer> {
+  /** Relays one request; resolves with the agreed answer or rejects with a ConnectError. */
+  relay(params: RelayParams, call: RelayCall = {}): Promise<RelayAnswer> {
+    return new Promise<RelayAnswer>((resolve, reject) => {
+      this.start(params, call, { reply: resolve, fail: reject }, sameAnswer);
+    });
+  }
+
+  /**
+   * Relays one request and answers `sink` exactly once: `reply(map(answer))` when F+1 members agree
+   * (a `map` that throws answers `fail` with what it threw), `fail(ConnectError)` otherwise. Nothing
+   * is returned and nothing thrown: every outcome goes to the sink.
+   */
+  start<T>(params: RelayParams, call: RelayCall, sink: RelaySink<T>, map: RelayAnswerMap<T>): void {
     const method = relayMethodOf(params);
     const startedAtMs = this.clock.nowMs();
-    const requestId = params.value.requestId;
-    if (this.closed) throw this.refuse(method, "shutdown", ccrError("gateway is shutting down", Code.Unavailable));
-    const idProblem = requestIdProblem(requestId);
-    if (idProblem !== undefined) throw this.refuse(method, "invalid", ccrError(idProblem, Code.InvalidArgument));
-    const g = this.ingress.takeGlobal(startedAtMs);
-    if (g.kind === "denied") {
-      throw this.refuse(method, "rate_limited", this.exhausted("gateway request rate limit exceeded", g.retryAfterMs));
-    }
-
-    // The effective deadline: our own bound, or the client's minus a margin, whichever is sooner.
-    let budgetMs = this.config.requestTimeoutMs;
-    if (call.clientTimeoutMs !== undefined) budgetMs = Math.min(budgetMs, call.clientTimeoutMs - this.config.deadlineMarginMs);
-    const deadlineAtMs = startedAtMs + budgetMs;
-
-    const bindingHash = relayBindingHash(params);
-    let verdict: EdgeVerdict;
     try {
-      verdict = await this.edge.check(params, bindingHash);
+      const requestId = params.value.requestId;
+      if (this.closed) throw this.refuse(method, "shutdown", ccrError("gateway is shutting down", Code.Unavailable));
+      const idProblem = requestIdProblem(requestId);
+      if (idProblem !== undefined) throw this.refuse(method, "invalid", ccrError(idProblem, Code.InvalidArgument));
+      const g = this.ingress.takeGlobal(startedAtMs);
+      if (g.kind === "denied") {
+        throw this.refuse(method, "rate_limited", this.exhausted("gateway request rate limit exceeded", g.retryAfterMs));
+      }
+      // The effective deadline: our own bound, or the client's minus a margin, whichever is sooner.
+      let budgetMs = this.config.requestTimeoutMs;
+      if (call.clientTimeoutMs !== undefined) budgetMs = Math.min(budgetMs, call.clientTimeoutMs - this.config.deadlineMarginMs);
+      const deadlineAtMs = startedAtMs + budgetMs;
+      // A copy on V8's heap: node:crypto's digest is a Buffer with a native backing store, held for
+      // as long as the request is in flight.
+      const bindingHash = new Uint8Array(relayBindingHash(params));
+      let verdict: EdgeVerdict | PromiseLike<EdgeVerdict>;
+      try {
+        verdict = this.edge.check(params, bindingHash);
+      } catch (e) {
+        throw this.refuse(method, "edge_rejected", edgeFailure(e));
+      }
+      if (isPromiseLike(verdict)) {
+        verdict.then(
+          (v) => this.admit(params, call, sink, map, method, startedAtMs, deadlineAtMs, bindingHash, v),
+          (e: unknown) => sink.fail(this.refuse(method, "edge_rejected", edgeFailure(e))),
+        );
+        return;
+      }
+      this.admit(params, call, sink, map, method, startedAtMs, deadlineAtMs, bindingHash, verdict);
     } catch (e) {
-      const err = e instanceof ConnectError ? e : ccrError("edge attestation check failed", Code.Internal, e);
-      throw this.refuse(method, "edge_rejected", err);
+      sink.fail(e);
     }
-    if (verdict.kind === "rejected") throw this.refuse(method, "edge_rejected", ccrError(verdict.reason, verdict.code));
-    const senderId = verdict.senderId;
+  }
 
-    const now = this.clock.nowMs();
-    const s = this.ingress.takeSender(senderId, now);
-    if (s.kind === "denied") {
-      throw this.refuse(method, "rate_limited", this.exhausted("request rate limit exceeded for this sender", s.retryAfterMs));
-    }
-    if (this.closed) throw this.refuse(method, "shutdown", ccrError("gateway is shutting down", Code.Unavailable));
-    if (this.inFlight.size >= this.config.maxInFlight) {
-      throw this.refuse(
+  /** After the edge check: the sender's checks, then registration and fan-out. */
+  private admit<T>(
+    params: RelayParams,
+    call: RelayCall,
+    sink: RelaySink<T>,
+    map: RelayAnswerMap<T>,
+    method: RelayMethodName,
+    startedAtMs: number,
+    deadlineAtMs: number,
+    bindingHash: Uint8Array,
+    verdict: EdgeVerdict,
+  ): void {
+    try {
+      if (verdict.kind === "rejected") throw this.refuse(method, "edge_rejected", ccrError(verdict.reason, verdict.code));
+      const senderId = verdict.senderId;
+      const requestId = params.value.requestId;
+      const now = this.clock.nowMs();
+      const s = this.ingress.takeSender(senderId, now);
+      if (s.kind === "denied") {
+        throw this.refuse(method, "rate_limited", this.exhausted("request rate limit exceeded for this sender", s.retryAfterMs));
+      }
+      if (this.closed) throw this.refuse(method, "shutdown", ccrError("gateway is shutting down", Code.Unavailable));
+      if (this.byRelayId.size >= this.config.maxInFlight) {
+        throw this.refuse(
+          method,
+          "capacity",
+          this.exhausted(`too many requests in flight (${this.config.maxInFlight})`, this.config.capacityRetryAfterMs),
+        );
+      }
+      // Ids are scoped per sender: one caller cannot pre-claim another's ids.
+      let sender = this.senders.get(senderId);
+      if (sender?.byId.has(requestId) === true) {
+        throw this.refuse(method, "duplicate_id", ccrError(`request ID already exists: ${requestId}`, Code.AlreadyExists));
+      }
+      if (call.signal?.aborted === true) throw this.refuse(method, "canceled", this.abortError(call.signal));
+      const remainingMs = deadlineAtMs - now;
+      if (remainingMs <= 0) {
+        this.metrics.quorumFailure("expired");
+        throw this.refuse(method, "expired", this.expiredError(0));
+      }
+      if (sender === undefined) {
+        sender = { senderId, byId: new Map() };
+        this.senders.set(senderId, sender);
+      }
+      const entry = new InFlightRelay(
+        this,
+        sender,
+        requestId,
+        this.nextRelayId++,
         method,
-        "capacity",
-        this.exhausted(`too many requests in flight (${this.config.maxInFlight})`, this.config.capacityRetryAfterMs),
+        bindingHash,
+        new QuorumTally<RelayResult>(this.memberKeys, this.config.f),
+        startedAtMs,
+        deadlineAtMs,
+        call.signal,
+        sink as RelaySink<unknown>,
+        map,
       );
+      sender.byId.set(requestId, entry);
+      this.byRelayId.set(entry.relayId, entry);
+      this.metrics.setInFlight(this.byRelayId.size);
+      this.deadlines.add(entry);
+      call.signal?.addEventListener("abort", entry, { once: true });
+      this.fanOut(entry, params, remainingMs);
+    } catch (e) {
+      sink.fail(e);
     }
-    // Ids are scoped per sender: one caller cannot pre-claim another's ids.
-    const key = `${senderId.length}:${senderId}${requestId}`;
-    if (this.inFlight.has(key)) {
-      throw this.refuse(method, "duplicate_id", ccrError(`request ID already exists: ${requestId}`, Code.AlreadyExists));
-    }
-    if (call.signal?.aborted === true) throw this.refuse(method, "canceled", this.abortError(call.signal));
-    const remainingMs = deadlineAtMs - now;
-    if (remainingMs <= 0) {
-      this.metrics.quorumFailure("expired");
-      throw this.refuse(method, "expired", this.expiredError(0));
-    }
-
-    const entry = new InFlightRelay(
-      key,
-      this.nextRelayId++,
-      method,
-      bindingHash,
-      new QuorumTally<RelayResult>(this.memberKeys, this.config.f),
-      startedAtMs,
-      call.signal,
-    );
-    const done = new Promise<Completion>((resolve) => {
-      entry.resolve = resolve;
-    });
-    this.inFlight.set(key, entry);
-    this.byRelayId.set(entry.relayId, entry);
-    this.metrics.setInFlight(this.inFlight.size);
-    entry.timer = this.timers.setTimeout(() => {
-      entry.timer = null;
-      this.expire(entry);
-    }, remainingMs);
-    if (call.signal !== undefined) {
-      const signal = call.signal;
-      entry.onAbort = () => this.onClientAbort(entry, signal);
-      signal.addEventListener("abort", entry.onAbort, { once: true });
-    }
-    this.fanOut(entry, params, remainingMs);
-    // Returned, not awaited: this function's frame (the request and everything it references) is
-    // released now instead of living as long as the request is in flight.
-    return done.then(answerOf);
   }
 
   private fanOut(entry: InFlightRelay, params: RelayParams, timeoutMs: number): void {
@@ -285,7 +368,7 @@ export class RelayGateway {
     // One message object for every stream: the transport serializes it per stream.
     const message = create(ConnectNodeResponseSchema, {
       // uint32 on the wire: a fractional or oversized value would fail serialization on every stream.
-      message: { case: "request", value: { relayId: entry.relayId, params, timeoutMs: Math.min(Math.max(0, Math.floor(timeoutMs)), 0xffffffff) } },
+      message: { case: "request", value: { relayId: BigInt(entry.relayId), params, timeoutMs: Math.min(Math.max(0, Math.floor(timeoutMs)), 0xffffffff) } },
     });
     for (let i = 0; i < this.links.length; i++) {
       const link = this.links[i];
@@ -332,9 +415,10 @@ export class RelayGateway {
     this.complete(entry, { kind: "error", error: this.expiredError(entry.tally.maxBucket) }, "expired", "deadline exceeded");
   }
 
-  private onClientAbort(entry: InFlightRelay, signal: CallSignal): void {
-    entry.onAbort = null;
+  /** The client went away or its call's deadline passed. @internal (InFlightRelay.handleEvent) */
+  clientAborted(entry: InFlightRelay): void {
     if (entry.done) return;
+    const signal = entry.signal as CallSignal;
     const reason: unknown = signal.reason;
     if (reason instanceof ConnectError && reason.code === Code.DeadlineExceeded) {
       // The transport's own deadline fired first (the margin was too small for this client).
@@ -348,17 +432,13 @@ export class RelayGateway {
   private complete(entry: InFlightRelay, completion: Completion, outcome: RequestOutcome, cancelReason: string): void {
     if (entry.done) return;
     entry.done = true;
-    if (entry.timer !== null) {
-      this.timers.clearTimeout(entry.timer);
-      entry.timer = null;
-    }
-    if (entry.onAbort !== null && entry.signal !== undefined) {
-      entry.signal.removeEventListener("abort", entry.onAbort);
-      entry.onAbort = null;
-    }
-    this.inFlight.delete(entry.key);
+    this.deadlines.remove(entry);
+    entry.signal?.removeEventListener("abort", entry);
+    const sender = entry.sender;
+    sender.byId.delete(entry.requestId);
+    if (sender.byId.size === 0) this.senders.delete(sender.senderId);
     this.byRelayId.delete(entry.relayId);
-    this.metrics.setInFlight(this.inFlight.size);
+    this.metrics.setInFlight(this.byRelayId.size);
     this.metrics.request(entry.method, outcome, (this.clock.nowMs() - entry.startedAtMs) / 1000);
 
     const t = entry.tally;
@@ -369,7 +449,7 @@ export class RelayGateway {
       const link = this.links[i];
       if (link === undefined) continue;
       cancel ??= create(ConnectNodeResponseSchema, {
-        message: { case: "cancel", value: { relayId: entry.relayId, reason: cancelReason } },
+        message: { case: "cancel", value: { relayId: BigInt(entry.relayId), reason: cancelReason } },
       });
       link.enqueue(cancel, null);
     }
@@ -380,7 +460,18 @@ export class RelayGateway {
       const label = b === winner || (winner === undefined && buckets.length === 1) ? "ok" : "divergent";
       for (const m of b.members) this.metrics.answer(m, label);
     }
-    entry.resolve(completion);
+    if (completion.kind === "error") {
+      entry.sink.fail(completion.error);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = entry.map(completion.answer);
+    } catch (e) {
+      entry.sink.fail(e);
+      return;
+    }
+    entry.sink.reply(value);
   }
 
   private refuse(method: RelayMethodName, outcome: RequestOutcome, error: ConnectError): ConnectError {
@@ -569,7 +660,7 @@ export class RelayGateway {
 
   /** Requests waiting on the member lose it: each may now be unobtainable. */
   private onMemberLost(member: number): void {
-    for (const entry of this.inFlight.values()) {
+    for (const entry of this.byRelayId.values()) {
       if (entry.tally.withdraw(member)) this.evaluate(entry);
     }
   }
@@ -612,7 +703,8 @@ export class RelayGateway {
 
   private onAnswer(member: number, answer: NodeAnswer): void {
     const now = this.clock.nowMs();
-    const entry = this.byRelayId.get(answer.relayId);
+    const id = relayIdOf(answer.relayId);
+    const entry = id === undefined ? undefined : this.byRelayId.get(id);
     if ((this.answerBuckets[member] as TokenBucket).take(now).kind === "denied") {
       // Dropped; the member will not answer this request again, so it no longer counts as remaining.
       this.metrics.answer(member, "rate_limited");
@@ -700,7 +792,8 @@ export class RelayGateway {
       this.timers.clearTimeout(this.heartbeatTimer);
       this.heartbeatTimer = null;
     }
-    for (const entry of [...this.inFlight.values()]) {
+    this.deadlines.clear();
+    for (const entry of [...this.byRelayId.values()]) {
       this.complete(entry, { kind: "error", error: ccrError("gateway is shutting down", Code.Unavailable) }, "shutdown", "gateway shutting down");
     }
     for (const link of this.links) {

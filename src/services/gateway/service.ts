@@ -20,7 +20,7 @@ import {
 } from "../../contract/index.js";
 import { ccrError } from "../../domain/errors.js";
 import { leanBidi, type LeanBidiRoute } from "../../transport/lean-stream.js";
-import { leanUnary, type LeanUnaryCall, type LeanUnaryRoute } from "../../transport/lean-unary.js";
+import { leanUnaryReplying, type LeanUnaryCall, type LeanUnaryRoute } from "../../transport/lean-unary.js";
 import type { RelayAnswer, RelayCall, RelayGateway } from "./relay-gateway.js";
 
 /** The Connect code for a node-agreed RelayError code (anything out of range becomes Unknown). */
@@ -76,12 +76,17 @@ function executeCapability(gateway: RelayGateway, req: ExecuteCapabilityRequest,
 /**
  * The two enclave-facing unary methods on the transport's lean gRPC path (src/transport/lean-unary.ts):
  * the same answers as `gatewayServiceImpl`, without connect-node's per-call cost, which matters
- * because every request stays pending until F+1 nodes answer.
+ * because every request stays pending until F+1 nodes answer. The call is the relay's sink: a pending
+ * request holds no promise (RelaySink).
  */
 export function gatewayLeanRoutes(gateway: () => RelayGateway): LeanUnaryRoute[] {
   return [
-    leanUnary(Gateway.method.getSecrets, (req, call) => getSecrets(gateway(), req, callOf(call))),
-    leanUnary(Gateway.method.executeCapability, (req, call) => executeCapability(gateway(), req, callOf(call))),
+    leanUnaryReplying(Gateway.method.getSecrets, (req, call) =>
+      gateway().start({ case: "getSecrets", value: req }, callOf(call), call, secretsResponse),
+    ),
+    leanUnaryReplying(Gateway.method.executeCapability, (req, call) =>
+      gateway().start({ case: "executeCapability", value: req }, callOf(call), call, capabilityResponse),
+    ),
   ];
 }
 

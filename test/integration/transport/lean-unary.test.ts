@@ -12,9 +12,20 @@ import {
   ExecuteCapabilityRequestSchema,
   ExecuteCapabilityResponseSchema,
   Gateway,
+  GetSecretsRequestSchema,
   RelayErrorDetailSchema,
 } from "../../../src/contract/index.js";
-import { createGrpcJsClient, createServiceTransport, Http2SessionPool, implement, leanUnary, type ClientProtocol, type LeanUnaryCall } from "../../../src/transport/index.js";
+import {
+  createGrpcJsClient,
+  createServiceTransport,
+  Http2SessionPool,
+  implement,
+  leanUnary,
+  leanUnaryReplying,
+  type ClientProtocol,
+  type LeanReplyCall,
+  type LeanUnaryCall,
+} from "../../../src/transport/index.js";
 import { startTestServer, type TestServer } from "../../support/server.js";
 
 const encoder = new TextEncoder();
@@ -24,6 +35,8 @@ const decoder = new TextDecoder();
 interface Harness {
   readonly server: TestServer;
   readonly leanCalls: LeanUnaryCall[];
+  /** GetSecrets calls on the "reply" style route, by request id, as their handler saw them. */
+  readonly replyCalls: Map<string, LeanReplyCall>;
   /** Resolves when a `hold` call's signal aborts, with the reason. */
   readonly aborted: Promise<unknown>[];
   client(protocol: ClientProtocol, httpVersion?: "1.1" | "2"): ReturnType<typeof createClient<typeof Gateway>>;
@@ -61,6 +74,7 @@ afterEach(async () => {
 
 async function start(options: { readMaxBytes?: number; maxTimeoutMs?: number; allowForcedClose?: boolean } = {}): Promise<Harness> {
   const leanCalls: LeanUnaryCall[] = [];
+  const replyCalls = new Map<string, LeanReplyCall>();
   const aborted: Promise<unknown>[] = [];
   const server = await startTestServer([implement(Gateway, { executeCapability: (req, ctx) => answer("connect", decoder.decode(req.payload), ctx.signal, aborted) })], {
     logLevel: "debug",
@@ -68,6 +82,34 @@ async function start(options: { readMaxBytes?: number; maxTimeoutMs?: number; al
       leanUnary(Gateway.method.executeCapability, (req, call) => {
         leanCalls.push(call);
         return answer("lean", decoder.decode(req.payload), call.signal, aborted);
+      }),
+      // GetSecrets answers through the call (the gateway's style): the request id says how.
+      leanUnaryReplying(Gateway.method.getSecrets, (req, call) => {
+        replyCalls.set(req.requestId, call as LeanReplyCall);
+        const done = { certificate: { resultHash: encoder.encode(`reply:${req.requestId}`) } };
+        switch (req.requestId) {
+          case "reply":
+            call.reply(done);
+            return;
+          case "twice":
+            call.reply(done);
+            call.reply({ certificate: { resultHash: encoder.encode("second") } });
+            call.fail(new ConnectError("too late", Code.Aborted));
+            return;
+          case "fail":
+            call.fail(new ConnectError("secret not found: main/x", Code.NotFound));
+            return;
+          case "bug":
+            call.fail(new Error("a bug with a secret: hunter2"));
+            return;
+          case "throw":
+            throw new Error("thrown by the handler");
+          case "later":
+            setTimeout(() => call.reply(done), 20);
+            return;
+          default:
+            return; // "hold": answered by the test, if at all
+        }
       }),
     ],
     ...(options.readMaxBytes === undefined ? {} : { readMaxBytes: options.readMaxBytes }),
@@ -78,6 +120,7 @@ async function start(options: { readMaxBytes?: number; maxTimeoutMs?: number; al
   return {
     server,
     leanCalls,
+    replyCalls,
     aborted,
     client: (protocol, httpVersion = "2") => createClient(Gateway, createServiceTransport({ baseUrl: server.url, protocol, httpVersion, sessions: pool })),
     async close() {
@@ -266,5 +309,65 @@ describe("lean unary path", () => {
       pool.closeAll();
       await server.close();
     }
+  });
+});
+
+describe("lean unary path, handlers that answer through the call", () => {
+  const secrets = (requestId: string) => create(GetSecretsRequestSchema, { requestId });
+  const hashOf = (res: { certificate?: { resultHash: Uint8Array } }) => decoder.decode(res.certificate?.resultHash);
+
+  it("answers with the first reply or fail; later ones change nothing", async () => {
+    h = await start();
+    const client = h.client("grpc");
+    expect(hashOf(await client.getSecrets(secrets("reply")))).toBe("reply:reply");
+    expect(hashOf(await client.getSecrets(secrets("twice")))).toBe("reply:twice");
+    expect(hashOf(await client.getSecrets(secrets("later")))).toBe("reply:later");
+    const refused = await failure(client.getSecrets(secrets("fail")));
+    expect([refused.code, refused.rawMessage]).toEqual([Code.NotFound, "secret not found: main/x"]);
+    const text = await h.server.server.metrics.registry.metrics();
+    const labels = 'grpc_type="unary",grpc_service="ccr.v1.Gateway",grpc_method="GetSecrets"';
+    expect(text).toContain(`grpc_server_handled_total{${labels},grpc_code="OK"} 3`);
+    expect(text).toContain(`grpc_server_handled_total{${labels},grpc_code="NotFound"} 1`);
+  });
+
+  it("maps a failure that is not a ConnectError, or a handler that throws, to Internal without its message", async () => {
+    h = await start();
+    for (const id of ["bug", "throw"]) {
+      const err = await failure(h.client("grpc").getSecrets(secrets(id)));
+      expect([err.code, err.rawMessage]).toEqual([Code.Internal, "internal error"]);
+    }
+    expect(h.server.rawLogs()).toContain("hunter2");
+  });
+
+  it("ignores a reply after the client canceled, and the call's signal told the handler", async () => {
+    h = await start();
+    const abort = new AbortController();
+    const call = failure(h.client("grpc").getSecrets(secrets("hold"), { signal: abort.signal }));
+    for (let i = 0; i < 500 && !h.replyCalls.has("hold"); i++) await new Promise((r) => setTimeout(r, 5));
+    const held = h.replyCalls.get("hold") as LeanReplyCall;
+    let told = 0;
+    held.signal.addEventListener("abort", { handleEvent: () => told++ });
+    abort.abort();
+    expect((await call).code).toBe(Code.Canceled);
+    for (let i = 0; i < 500 && !held.signal.aborted; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(told).toBe(1);
+    expect(ConnectError.from(held.signal.reason).code).toBe(Code.Canceled);
+    held.reply({ certificate: { resultHash: encoder.encode("too late") } });
+    held.fail(new Error("too late"));
+    const text = await h.server.server.metrics.registry.metrics();
+    expect(text).toContain('grpc_server_handled_total{grpc_type="unary",grpc_service="ccr.v1.Gateway",grpc_method="GetSecrets",grpc_code="Canceled"} 1');
+    expect(text).not.toContain('grpc_method="GetSecrets",grpc_code="OK"');
+  });
+
+  it("assigns a request id when the client sent none, and keeps a valid one it sent", async () => {
+    h = await start();
+    const message = toBinary(GetSecretsRequestSchema, secrets("reply"));
+    const path = { ":path": "/ccr.v1.Gateway/GetSecrets", "content-type": "application/grpc" };
+    const assigned = await rawCall(h.server.url, path, frame(message));
+    expect(assigned.trailers["grpc-status"]).toBe("0");
+    expect(assigned.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(h.replyCalls.get("reply")?.requestId).toBe(assigned.headers["x-request-id"]);
+    const kept = await rawCall(h.server.url, { ...path, "x-request-id": "mine-1" }, frame(message));
+    expect(kept.headers["x-request-id"]).toBe("mine-1");
   });
 });

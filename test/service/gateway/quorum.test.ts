@@ -136,9 +136,11 @@ describe("gateway quorum over signed node answers", () => {
     // node 0 answers again (duplicate); node 1 answers a relay id nobody asked (late/unknown).
     node0!.send({ case: "answer", value: { relayId, outcome: { case: "failure", value: { code: 14, message: "x" } } } });
     fx.don.nodes[1]!.send({ case: "answer", value: { relayId: 999_999n, outcome: { case: "failure", value: { code: 14, message: "x" } } } });
+    // node 2: the largest uint64 (beyond any id the gateway hands out, and beyond a JS number).
+    fx.don.nodes[2]!.send({ case: "answer", value: { relayId: 2n ** 64n - 1n, outcome: { case: "failure", value: { code: 14, message: "x" } } } });
     await vi.waitFor(async () => {
       expect(await metricValue(fx!.registry, "ccr_gateway_node_answers_total", { outcome: "duplicate" })).toBe(1);
-      expect(await metricValue(fx!.registry, "ccr_gateway_node_answers_total", { outcome: "late" })).toBe(1);
+      expect(await metricValue(fx!.registry, "ccr_gateway_node_answers_total", { outcome: "late" })).toBe(2);
     });
     expect(fx.gateway.core.inFlightCount).toBe(1);
     fx.gateway.close();

@@ -3,9 +3,10 @@
  * `ccr --help` and `ccr version` stay instant.
  */
 import { readFileSync } from "node:fs";
+import { packagePath } from "../package-root.js";
 
 const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+  JSON.parse(readFileSync(packagePath("package.json"), "utf8")) as { version: string }
 ).version;
 
 const HELP = `ccr ${VERSION} — Confidential Compute Relay

@@ -15,9 +15,9 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Code, ccrError } from "../domain/errors.js";
 import type { Db, DbLogger, TransactionSql } from "./db.js";
+import { packagePath } from "../package-root.js";
 
 export interface Migration {
   /** The file name, e.g. `0001_workflow_registry.sql`; also its key in `schema_migrations`. */
@@ -47,7 +47,7 @@ const FILE_NAME = /^\d{4}_[a-z0-9_]+\.sql$/;
 
 /** `<package root>/migrations`, independent of the working directory. */
 export function defaultMigrationsDir(): string {
-  return fileURLToPath(new URL("../../migrations/", import.meta.url));
+  return packagePath("migrations/");
 }
 
 /** Reads and checks the migration files of `dir`, sorted. Other file types are ignored. */

@@ -11,6 +11,7 @@
  * - Guest log lines pass a per-execution token bucket before reaching `HostCalls.log`; the worker has
  *   already cut long lines and capped the count.
  */
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { TokenBucket } from "../domain/ratelimit/token-bucket.js";
 import {
@@ -23,8 +24,11 @@ import {
 } from "./guest-abi.js";
 import type { WasmRuntimeConfig } from "./runtime-config.js";
 import type { WasmModule } from "./webassembly.js";
+import { packagePath } from "../package-root.js";
 
-const WORKER_URL = new URL("./guest-worker.js", import.meta.url);
+// From the package root, not import.meta.url: the CLI runs this module compiled into a bundle chunk
+// under node_modules/.cache (bin/compiled.js), while the worker stays its own plain-JS file here.
+const WORKER_URL = pathToFileURL(packagePath("src", "wasm", "guest-worker.js"));
 
 export interface PoolSubmission {
   readonly module: WasmModule;

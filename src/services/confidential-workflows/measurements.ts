@@ -19,9 +19,9 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CanonicalWriter } from "../../domain/canonical.js";
 import type { EnclaveMeasurements } from "../../domain/attestation/index.js";
+import { packageRoot } from "../../package-root.js";
 
 /** The directories each PCR measures, relative to the repository root. */
 export const MEASURED_SOURCES = Object.freeze({
@@ -29,9 +29,9 @@ export const MEASURED_SOURCES = Object.freeze({
   pcr2: Object.freeze(["src/services/confidential-workflows"]),
 });
 
-/** The repository root of this checkout (three levels above this file). */
+/** The repository root of this checkout (ccr's package root). */
 export function defaultSourceRoot(): string {
-  return fileURLToPath(new URL("../../../", import.meta.url));
+  return packageRoot();
 }
 
 async function listFiles(rootDir: string, dir: string): Promise<string[]> {

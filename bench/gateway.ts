@@ -1,10 +1,10 @@
 /**
  * Gateway relay benchmark (issue 3):
  *   npx tsx bench/gateway.ts [--runs 3] [--seconds 2] [--concurrency 64] [--skip-throughput] [--skip-rss]
- *                            [--memory grpc,runtime,jsonrpc] [--loader esm|cjs] [--semi-space-mb N]
+ *                            [--memory grpc,runtime,jsonrpc] [--loader ccr|tsx] [--semi-space-mb N]
  *
  * Shape, as deployed: the gateway runs in its own process (bench/lib/gateway-server.ts, a child of
- * this one, loading only what a gateway loads; `--loader` picks how it loads TypeScript) on the real
+ * this one, loading only what a gateway loads, started as bin/ccr starts ccr; `--loader`) on the real
  * one-port runtime (src/transport), plain gRPC calls and node streams on its lean paths; this process
  * holds the enclave client and N in-process fake relay nodes (test/support/fake-nodes.ts) that dial
  * the gateway over real HTTP/2 sockets (one connection each, gRPC) and sign every request at once.
@@ -43,6 +43,8 @@ import {
   type ServerStats,
 } from "./lib/gateway-server.js";
 import { startFakeDon, testSigner, type FakeDon, type FakeNodeBehavior } from "../test/support/fake-nodes.js";
+import { prepareCompiled } from "../bin/compiled.js";
+import { nodeOptions } from "../bin/node-options.js";
 
 const GATEWAY_ID = BENCH_GATEWAY_ID;
 const DON_ID = BENCH_DON_ID;
@@ -53,18 +55,22 @@ type ChildStats = ServerStats;
 type ChildReply = ServerReply;
 
 /**
- * How the server process loads TypeScript. "esm": tsx's ESM hooks, as bin/ccr.js runs every process
- * today; on Node 20 they run on a hooks worker thread with a heap of its own, about 30 MB of RSS.
- * "cjs": tsx's in-thread CommonJS hooks, a few MB: what a process without that thread would measure
- * (a build step, or Node ≥ 22.15, where tsx hooks in-thread by itself). Not a drop-in launcher for
- * ccr: dynamic import() of .ts modules needs the ESM hooks. The server process has no top-level
- * await and no dynamic import, so it runs under both.
+ * How the server process starts. "ccr" (the default): as `npx ccr gateway` runs, i.e. bin/ccr's way:
+ * the bundle compiled from the sources (bin/compiled.js; here of bench/lib/gateway-server.ts) run by
+ * plain node with the options of bin/node-options (a capped young generation). "tsx": how every ccr
+ * process ran before that launcher: tsx's ESM hooks, which Node 20 runs on a worker thread with a
+ * heap of its own (about 30 MB of RSS), and V8's default young generation (up to 16 MB per
+ * semi-space, which a burst grows to and keeps); kept to show what the launcher changed.
  */
-type Loader = "esm" | "cjs";
-const LOADER_ENTRY: Record<Loader, { readonly execArgv: readonly string[]; readonly script: string }> = {
-  esm: { execArgv: ["--import", "tsx"], script: "./lib/gateway-server.ts" },
-  cjs: { execArgv: [], script: "./lib/gateway-server.cjs" },
-};
+type Loader = "ccr" | "tsx";
+const SERVER_SOURCE = "bench/lib/gateway-server.ts";
+
+async function serverEntry(which: Loader): Promise<{ readonly execArgv: readonly string[]; readonly script: string }> {
+  if (which === "tsx") return { execArgv: ["--import", "tsx"], script: fileURLToPath(new URL("./lib/gateway-server.ts", import.meta.url)) };
+  const compiled = await prepareCompiled({ entry: SERVER_SOURCE });
+  if (compiled.url === undefined) throw new Error(`cannot compile ${SERVER_SOURCE} as bin/ccr would: ${compiled.reason}`);
+  return { execArgv: nodeOptions(), script: fileURLToPath(compiled.url) };
+}
 
 // ── the load side ─────────────────────────────────────────────────────────────────────────────────
 
@@ -82,18 +88,17 @@ process.on("exit", () => {
 
 function loader(): Loader {
   const i = process.argv.indexOf("--loader");
-  const value = i >= 0 ? process.argv[i + 1] : "esm";
-  if (value !== "esm" && value !== "cjs") throw new Error(`--loader must be esm or cjs, got ${String(value)}`);
+  const value = i >= 0 ? process.argv[i + 1] : "ccr";
+  if (value !== "ccr" && value !== "tsx") throw new Error(`--loader must be ccr or tsx, got ${String(value)}`);
   return value;
 }
 
 async function startChild(mode: Mode, n: number, requestTimeoutMs: number): Promise<Child> {
   const members = Array.from({ length: n }, (_, i) => Buffer.from(testSigner(i).publicKey).toString("hex")).join(",");
-  const entry = LOADER_ENTRY[loader()];
+  const entry = await serverEntry(loader());
   const semiSpaceMb = arg("semi-space-mb", 0);
-  const proc = fork(fileURLToPath(new URL(entry.script, import.meta.url)), [SERVER_PROCESS_FLAG, mode, members, String(requestTimeoutMs)], {
-    // --semi-space-mb caps V8's young generation (default: V8's own, up to 16 MB per semi-space,
-    // which a busy server grows to and keeps).
+  const proc = fork(entry.script, [SERVER_PROCESS_FLAG, mode, members, String(requestTimeoutMs)], {
+    // --semi-space-mb overrides the young generation's cap (a later option wins).
     execArgv: [...entry.execArgv, ...(semiSpaceMb > 0 ? [`--max-semi-space-size=${semiSpaceMb}`] : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -388,10 +393,12 @@ async function runBench(): Promise<void> {
   const concurrency = arg("concurrency", 64);
   const payload = new TextEncoder().encode("x".repeat(256));
 
-  const server = { loader: loader(), semiSpaceMb: arg("semi-space-mb", 0) };
+  const which = loader();
+  const execArgv = (await serverEntry(which)).execArgv;
+  const server = { loader: which, execArgv, semiSpaceMb: arg("semi-space-mb", 0) };
   console.log(
-    `server process: tsx ${server.loader === "esm" ? "ESM hooks (worker thread)" : "CommonJS hooks (in-thread)"}, ` +
-      `young generation ${server.semiSpaceMb > 0 ? `capped at ${server.semiSpaceMb} MB per semi-space` : "V8 default"}`,
+    `server process: ${which === "ccr" ? "as bin/ccr starts it (compiled bundle, plain node)" : "tsx ESM hooks (worker thread)"}, ` +
+      `node options: ${[...execArgv.filter((a) => a.startsWith("--max-semi")), ...(server.semiSpaceMb > 0 ? [`--max-semi-space-size=${server.semiSpaceMb}`] : [])].join(" ") || "none (V8 defaults)"}`,
   );
   const results = process.argv.includes("--skip-throughput") ? [] : await throughput(runs, seconds, concurrency, payload);
   let perNode: ReturnType<typeof fit> | undefined;

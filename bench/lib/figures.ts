@@ -233,12 +233,22 @@ function serverNotes(jsons: readonly Json[]): string[] {
   const seen = new Set<string>();
   for (const x of jsons) {
     if (at(x, "server") === undefined) continue;
+    const which = at(x, "server.loader");
     const loader =
-      at(x, "server.loader") === "cjs"
-        ? "tsx's in-thread CommonJS hooks (no hooks worker thread, as a build step would give)"
-        : "tsx's ESM hooks on a worker thread, as bin/ccr.js";
+      which === "ccr"
+        ? "started as bin/ccr starts every ccr process (the compiled bundle on plain node, with bin/node-options)"
+        : which === "cjs"
+          ? "tsx's in-thread CommonJS hooks (no hooks worker thread, as a build step would give)"
+          : "tsx's ESM hooks on a worker thread, as bin/ccr.js ran ccr before its compiled launcher";
+    const options = at(x, "server.execArgv");
     const semi = num(x, "server.semiSpaceMb");
-    seen.add(`Server process: ${loader}; V8 young generation ${semi > 0 ? `capped at ${semi} MB per semi-space` : "at V8's default"}.`);
+    const young =
+      semi > 0
+        ? `V8 young generation capped at ${semi} MB per semi-space`
+        : Array.isArray(options) && options.length > 0
+          ? `node options ${options.join(" ")}`
+          : "V8 young generation at V8's default";
+    seen.add(`Server process: ${loader}; ${young}.`);
   }
   return [...seen];
 }

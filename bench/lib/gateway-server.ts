@@ -3,11 +3,11 @@
  * unanswered unary calls) in a process of its own, loading what a gateway process loads and nothing
  * of the load side (no fake nodes, no clients), so its memory is the gateway's.
  *
- *   node <loader flags> bench/lib/gateway-server.ts --bench-gateway-server <mode> <member keys, hex, comma-separated> <requestTimeoutMs>
+ *   node <bin/node-options> <this file compiled by bin/compiled.js> --bench-gateway-server <mode> <member keys, hex, comma-separated> <requestTimeoutMs>
  *
- * It talks to its parent over the IPC channel: first `{ ready: { gatewayUrl, echoUrl } }`, then a
- * `{ stats }` reply for every `{ cmd: "stats" }`. No top-level await, so it also runs under tsx's
- * in-thread CommonJS hooks (`--require tsx/cjs`).
+ * (or `node --import tsx bench/lib/gateway-server.ts …`, bench/gateway.ts --loader tsx). It talks to
+ * its parent over the IPC channel: first `{ ready: { gatewayUrl, echoUrl } }`, then a `{ stats }`
+ * reply for every `{ cmd: "stats" }`.
  */
 import { Gateway } from "../../src/contract/index.js";
 import { createGateway, deferredGateway, resolveGatewayOptions } from "../../src/services/gateway/index.js";

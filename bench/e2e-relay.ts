@@ -8,7 +8,7 @@
  *
  * What runs: for each N (F = 1, 2, 5 for N = 4, 7, 16), a fresh deployment started with the public CLI
  * (bench/lib/mesh.ts), in one of two shapes:
- *   --topology up (default): `node bin/ccr.js up --json --base-port 0 --dir <tmp> --nodes N --f F`,
+ *   --topology up (default): `node <bin/node-options> bin/ccr.js up --json --base-port 0 --dir <tmp> --nodes N --f F`,
  *     which hosts the gateway, the N relay nodes, the Vault, the Capability service, the enclave host
  *     and the workflow node in ONE OS process (src/cli/mesh.ts);
  *   --topology processes: `ccr init`, then one OS process per server (`ccr gateway|relay-node|vault|

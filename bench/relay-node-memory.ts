@@ -10,7 +10,7 @@
  *
  * A relay node holds a request only while its Vault or Capability call is pending, so this runs ONE
  * real relay node process, started as an operator starts it (`ccr init`, then
- * `node bin/ccr.js relay-node --config DIR/config/relay-node-0.json`, its gateway and capability URLs
+ * `node <bin/node-options> bin/ccr.js relay-node --config DIR/config/relay-node-0.json` (as bin/ccr runs it), its gateway and capability URLs
  * pointed at this process), against:
  *   - a fake gateway (a bare HTTP/2 server in this process speaking gRPC by hand, so the bench's own
  *     CPU stays small beside the node's) that completes the ConnectNode handshake (and checks the
@@ -48,6 +48,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { createServer as createHttp2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo } from "node:net";
+import { nodeOptions } from "../bin/node-options.js";
 import { readDonFile } from "../src/config/index.js";
 import {
   CapabilityExecuteRequestSchema,
@@ -397,7 +398,8 @@ async function oneRun(dir: string, run: number): Promise<RunResult> {
     ...(values["profile-dir"] === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values["profile-dir"]]),
     ...(values["snapshot-dir"] === undefined ? [] : ["--heapsnapshot-signal=SIGUSR2", "--diagnostic-dir", values["snapshot-dir"]]),
   ];
-  const node = await startReadyProcess(REPO, [...profile, "bin/ccr.js", "relay-node", "--config", configFile], {
+  // As `npx ccr relay-node` starts (bin/ccr): with bin/node-options.
+  const node = await startReadyProcess(REPO, [...nodeOptions(), ...profile, "bin/ccr.js", "relay-node", "--config", configFile], {
     readyTimeoutMs: 120_000,
     env: { ...process.env, CCR_SERVER_LOG_LEVEL: LOG_LEVEL },
     what: "ccr relay-node",
@@ -531,7 +533,7 @@ async function main(): Promise<void> {
         runs: RUNS,
         requests: REQUESTS,
         logLevel: LOG_LEVEL,
-        process: "node bin/ccr.js relay-node --config DIR/config/relay-node-0.json (ccr init); gateway and capability faked in the bench process (bare HTTP/2, gRPC by hand)",
+        process: "bin/ccr relay-node --config DIR/config/relay-node-0.json (ccr init; node with bin/node-options); gateway and capability faked in the bench process (bare HTTP/2, gRPC by hand)",
         request: "Gateway stream RelayRequest ExecuteCapability(echo@1.0.0), attestation binding mode (b), workflow authorization; capability holds every call until released",
         loadavgBefore: loadBefore,
         loadavgAfter: load3(),

@@ -1,10 +1,10 @@
 /**
  * A ccr mesh for the end-to-end benchmark, started with the public CLI in one of two shapes:
  *
- * - "up": `node bin/ccr.js up --json --base-port 0 --dir DIR --nodes N --f F` — ccr's one-command
+ * - "up": `node <bin/node-options> bin/ccr.js up --json --base-port 0 --dir DIR --nodes N --f F` — ccr's one-command
  *   mesh: every server in ONE OS process (src/cli/mesh.ts), real loopback sockets between them.
  * - "processes": `node bin/ccr.js init --dir DIR --nodes N --f F --base-port P`, then one OS process
- *   per server, as an operator runs them: `node bin/ccr.js <kind> --config DIR/config/<name>.json`
+ *   per server, as an operator runs them: `node <bin/node-options> bin/ccr.js <kind> --config DIR/config/<name>.json`
  *   for the capability service, the vault, the gateway and relay-node-0..N-1 (the enclave host and
  *   the workflow node are not started: the benchmark plays the enclave).
  *
@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nodeOptions } from "../../bin/node-options.js";
 import { runToCompletion, startReadyProcess, type ReadyProcess } from "./child.js";
 
 export type Topology = "up" | "processes";
@@ -116,7 +117,8 @@ function meshOf(topology: Topology, dir: string, gatewayUrl: string, relayNodeUr
 
 export async function startBenchMesh(o: MeshOptions): Promise<BenchMesh> {
   const dir = mkdtempSync(join(tmpdir(), "ccr-bench-e2e-"));
-  const ccr = [...(o.nodeArgs ?? []), "bin/ccr.js"];
+  // As `npx ccr` starts every process (bin/ccr): with bin/node-options.
+  const ccr = [...nodeOptions(), ...(o.nodeArgs ?? []), "bin/ccr.js"];
   const started: MeshProcess[] = [];
   try {
     if (o.topology === "up") {

@@ -49,8 +49,11 @@ export async function runProcess(kind: ProcessKind, argv: string[], io: CommandI
     }
     throw error;
   }
+  // Listening for SIGINT/SIGTERM before saying "ready": the write can wake a supervisor that signals
+  // at once, and until a listener exists a SIGTERM kills the process without draining.
+  const stopped = waitForStop(stopSignal);
   io.stdout(`${JSON.stringify({ event: "ready", process: running.name, url: running.url })}\n`);
-  await waitForStop(stopSignal);
+  await stopped;
   await running.close();
   return 0;
 }

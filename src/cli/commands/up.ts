@@ -102,12 +102,14 @@ export async function runUp(argv: string[], io: CommandIo, stopSignal?: AbortSig
     }
     throw error;
   }
+  // Listening for SIGINT/SIGTERM before saying "ready" (see process.ts).
+  const stopped = waitForStop(stopSignal);
   if (parsed.values.json) {
     io.stdout(`${JSON.stringify({ event: "ready", endpoints: mesh.endpoints })}\n`);
   } else {
     io.stdout(`ccr is up (deployment ${mesh.dir}):\n${table(mesh.endpoints)}\nPress Ctrl-C to stop.\n`);
   }
-  await waitForStop(stopSignal);
+  await stopped;
   logger.info("draining");
   await mesh.close();
   return 0;

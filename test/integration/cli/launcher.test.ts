@@ -56,8 +56,6 @@ async function startGateway(env: Record<string, string>): Promise<{ child: Child
     });
   });
   const url = await Promise.race([ready, exited]);
-  // The gateway installs its SIGTERM handler just after printing the ready line; a request it has
-  // answered shows it got that far, so the SIGTERM of stop() drains instead of killing it outright.
   expect((await fetch(`${url}/metrics`)).status).toBe(200);
   return { child, stderr: () => stderr };
 }
@@ -121,6 +119,35 @@ describe("the ccr launcher (bin/ccr)", () => {
     } finally {
       await stop(gateway);
     }
+  }, 120_000);
+
+  it("drains and exits 0 on a SIGTERM sent the moment it prints its ready line", async () => {
+    // A supervisor may signal as soon as it reads "ready", so the process must already be listening.
+    // The supervisor here is a bare node process (a busy vitest worker reacts too late to lose the
+    // race): before the fix, 5 of 8 gateways died of the signal instead of draining.
+    const supervisor = `
+      const { spawn } = require("node:child_process");
+      (async () => {
+        const outcomes = [];
+        for (let i = 0; i < 8; i++) {
+          const child = spawn("ccr", ["gateway", "--config", process.argv[1]], { stdio: ["ignore", "pipe", "ignore"] });
+          child.stdout.on("data", (chunk) => { if (String(chunk).includes('"event":"ready"')) child.kill("SIGTERM"); });
+          outcomes.push(await new Promise((resolve) => child.on("exit", (code, signal) => resolve(signal ?? code))));
+        }
+        process.stdout.write(JSON.stringify(outcomes));
+      })();`;
+    const child = spawn(process.execPath, ["-e", supervisor, join(deployment, "config", "gateway.json")], {
+      cwd: scratch,
+      env: launcherEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, "close")) as [number | null];
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
   }, 120_000);
 
   it("refuses an unknown CCR_LOADER, naming the accepted values", async () => {

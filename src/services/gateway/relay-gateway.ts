@@ -14,7 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import pino, { type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { Registry as PromRegistry } from "prom-client";

@@ -153,9 +153,11 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown }).then === "function";
 }
 
+const MAX_RELAY_ID = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Relay ids on the node streams are uint64; ours are counted from 1 and stay far below 2^53. */
 function relayIdOf(wire: bigint): number | undefined {
-  return wire <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(wire) : undefined;
+  return wire <= MAX_RELAY_ID ? Number(wire) : undefined;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
